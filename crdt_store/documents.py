@@ -1,0 +1,67 @@
+"""Rebuilding documents from storage, salvaging what can be read.
+
+A damaged row must never make a note open empty: the fast path merges every row
+and applies them at once; if anything fails, the document is rebuilt row by row,
+and each row that will not apply is reported so the caller can quarantine it
+(its bytes are kept, never deleted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pycrdt import Doc
+
+from .errors import CorruptUpdateError
+from .guard import apply_update_guarded, merge_updates_guarded
+from .model import new_doc
+from .storage import StoredDoc
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A stored blob that did not apply: `seq` is None for the checkpoint."""
+
+    seq: int | None
+    data: bytes
+    error: str
+
+
+@dataclass
+class Rebuilt:
+    doc: Doc
+    bad: list[BadRow] = field(default_factory=list)
+
+
+def rebuild(stored: StoredDoc) -> Rebuilt:
+    """A document from its checkpoint and rows; bad blobs are skipped and listed."""
+    fast = _try_fast(stored)
+    if fast is not None:
+        return Rebuilt(fast)
+    result = Rebuilt(new_doc())
+    if stored.checkpoint is not None:
+        try:
+            apply_update_guarded(result.doc, stored.checkpoint)
+        except CorruptUpdateError as exc:
+            result.bad.append(BadRow(None, stored.checkpoint, str(exc)))
+    for seq, data in stored.updates:
+        try:
+            apply_update_guarded(result.doc, data)
+        except CorruptUpdateError as exc:
+            result.bad.append(BadRow(seq, data, str(exc)))
+    return result
+
+
+def _try_fast(stored: StoredDoc) -> Doc | None:
+    """Merge all blobs in Rust and apply once; None when any blob is bad."""
+    blobs = ([stored.checkpoint] if stored.checkpoint is not None else []) + [
+        data for _, data in stored.updates
+    ]
+    doc = new_doc()
+    if not blobs:
+        return doc
+    try:
+        apply_update_guarded(doc, merge_updates_guarded(blobs))
+    except CorruptUpdateError:
+        return None
+    return doc

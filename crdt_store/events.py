@@ -1,0 +1,56 @@
+"""Change records the vault publishes to its subscribers (GUI bridge, search, review).
+
+Plain Python, no Qt: the GUI's bridge turns them into signals on its own thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Hashable
+
+from .identity import Author
+from .unicode_offsets import TextOp
+
+
+class Source(str, Enum):
+    LOCAL = "local"      # made on this device (typing, CLI, import, undo)
+    REMOTE = "remote"    # merged in from a collaborator or another device
+
+
+class DocKind(str, Enum):
+    NOTE = "note"
+    CATALOG = "catalog"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who initiated a change. Hashable by value, so it doubles as a pycrdt transaction origin.
+
+    `initiator` is any hashable token the caller chooses (an editor view, the sync
+    engine), so a view can skip re-rendering its own edit.
+    """
+
+    source: Source
+    author: Author
+    initiator: Hashable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One committed change to one document.
+
+    For notes, `ops` are the body's splices in code points, applied in order to the
+    text as it was before; `ops is None` means the change could not be expressed as
+    splices (re-read the whole text). Catalog changes carry no ops.
+    """
+
+    doc_id: str
+    kind: DocKind
+    origin: Origin
+    ops: tuple[TextOp, ...] | None
+    update: bytes
+    ticket: int
+
+
+Subscriber = Callable[[ChangeEvent], None]

@@ -1,0 +1,133 @@
+"""The shapes of Plait's CRDT documents, and plain records read from them.
+
+A note document has one root, `body`: a Text holding Markdown. Its title and tags
+are derived from the text, so they can never conflict.
+
+A notebook's catalog is its own document, so renames, moves and trashing merge
+across devices like text does:
+- root `notebook` (Map): `name`, `created`, `trashed`;
+- root `notes` (Map): note id -> Map of `created`, `pinned`, `trashed`, `trashed_at`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from pycrdt import Doc, Map, Text
+
+BODY = "body"
+NOTEBOOK = "notebook"
+NOTES = "notes"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_doc() -> Doc:
+    """Every document keeps deleted content (no GC) so past versions can be rebuilt."""
+    return Doc(skip_gc=True)
+
+
+def note_body(doc: Doc) -> Text:
+    return doc.get(BODY, type=Text)
+
+
+def catalog_info(doc: Doc) -> Map:
+    return doc.get(NOTEBOOK, type=Map)
+
+
+def catalog_notes(doc: Doc) -> Map:
+    return doc.get(NOTES, type=Map)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFlags:
+    """A note's entry in its notebook's catalog."""
+
+    created: float
+    pinned: bool = False
+    trashed: bool = False
+    trashed_at: float | None = None
+
+
+def read_entries(doc: Doc) -> dict[str, NoteFlags]:
+    """All note entries of a catalog document."""
+    entries: dict[str, NoteFlags] = {}
+    for note_id, value in catalog_notes(doc).items():
+        data = value.to_py() if isinstance(value, Map) else {}
+        entries[note_id] = NoteFlags(
+            created=float(data.get("created") or 0.0),
+            pinned=bool(data.get("pinned", False)),
+            trashed=bool(data.get("trashed", False)),
+            trashed_at=data.get("trashed_at"),
+        )
+    return entries
+
+
+def write_entry(doc: Doc, note_id: str, flags: NoteFlags) -> None:
+    """Create or overwrite a note's entry (call inside a transaction)."""
+    catalog_notes(doc)[note_id] = Map(
+        {
+            "created": flags.created,
+            "pinned": flags.pinned,
+            "trashed": flags.trashed,
+            "trashed_at": flags.trashed_at,
+        }
+    )
+
+
+def set_flag(doc: Doc, note_id: str, key: str, value: object) -> None:
+    """Change one field of an entry, so concurrent changes to other fields both survive."""
+    entry = catalog_notes(doc)[note_id]
+    entry[key] = value
+
+
+@dataclass(frozen=True, slots=True)
+class NotebookInfo:
+    notebook_id: str
+    name: str
+    created: float
+    trashed: bool
+    note_count: int
+
+
+def read_notebook(doc: Doc, notebook_id: str) -> NotebookInfo:
+    info = catalog_info(doc)
+    entries = read_entries(doc)
+    return NotebookInfo(
+        notebook_id=notebook_id,
+        name=str(info.get("name") or "Untitled notebook"),
+        created=float(info.get("created") or 0.0),
+        trashed=bool(info.get("trashed", False)),
+        note_count=sum(1 for e in entries.values() if not e.trashed),
+    )
+
+
+def init_catalog(doc: Doc, name: str) -> None:
+    info = catalog_info(doc)
+    info["name"] = name
+    info["created"] = time.time()
+    info["trashed"] = False
+
+
+@dataclass(frozen=True, slots=True)
+class NoteSummary:
+    """What the note list shows, read from the derived index without loading the note."""
+
+    note_id: str
+    notebook_id: str | None
+    title: str
+    snippet: str
+    tags: tuple[str, ...]
+    created: float
+    modified: float
+    pinned: bool
+    trashed: bool
+    chars: int
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "Untitled"

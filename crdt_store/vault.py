@@ -1,0 +1,735 @@
+"""The vault: one directory, one SQLite database, every note and notebook as a CRDT document.
+
+This is the only object front ends talk to. Its constructor wires the pieces
+(lock, storage, identity, documents, index) and it publishes a ChangeEvent to
+plain-callback subscribers after every committed change.
+
+Threading: a Vault is used from one thread, its owner (the GUI thread or the CLI).
+Disk writes are queued to the storage's writer thread, so an edit returns at once;
+`flush()` waits until everything queued is durable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable, Hashable, Iterable
+
+from pycrdt import Doc, Text, TransactionEvent
+
+from . import model
+from .compaction import quarantine_row
+from .documents import rebuild
+from .errors import (
+    AmbiguousNoteError,
+    CorruptUpdateError,
+    NotebookNotFoundError,
+    NoteNotFoundError,
+    ReadOnlyVaultError,
+    VaultNotFoundError,
+)
+from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
+from .guard import apply_update_guarded, check_update
+from .identity import Author, decide_identity, vault_fingerprint
+from .model import NotebookInfo, NoteFlags, NoteSummary
+from .note_index import (
+    SUMMARY_COLUMNS,
+    list_flags,
+    queue_flags,
+    queue_write,
+    row_to_summary,
+    stale_note_ids,
+    summarize,
+)
+from .storage import DB_NAME, Storage, UpdateRecord
+from .textdiff import diff_ops
+from .unicode_offsets import TextOp, ops_to_utf8, sanitize, utf8_delta_to_ops
+from .vault_lock import VaultLock
+
+log = logging.getLogger(__name__)
+
+EMPTY_UPDATE = b"\x00\x00"
+INDEX_THROTTLE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should hear about: a recovery, a quarantined row, a new client id."""
+
+    message: str
+    doc_id: str | None = None
+
+
+@dataclass
+class _Loaded:
+    doc_id: str
+    kind: DocKind
+    doc: Doc
+    text: Text | None  # the body, for notes
+    ascii: bool = True  # body known to be pure ASCII: code points == UTF-8 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VaultInfo:
+    path: Path
+    device_id: str
+    client_id: int
+    display_name: str
+    notebooks: int
+    notes: int
+    trashed_notes: int
+    update_rows: int
+    checkpoints: int
+    quarantined: int
+    database_bytes: int
+
+
+class Vault:
+    """A local-first store of notebooks and notes."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        display_name: str | None = None,
+        flush_interval: float = 0.1,
+        compact_after_rows: int = 1000,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.read_only = read_only
+        self.notices: list[Notice] = []
+        self._subscribers: list[Subscriber] = []
+        self._docs: dict[str, _Loaded] = {}
+        self._origin: Origin | None = None
+        self._last_ticket = 0
+        self._last_update = b""
+        self._foreign: list[tuple[_Loaded, bytes]] = []
+        self._home: dict[str, str] = {}  # note id -> notebook id holding it
+        self._flags: dict[str, NoteFlags] = {}
+        self._modified: dict[str, float] = {}
+        self._dirty: dict[str, float] = {}  # note id -> time it became dirty
+        self._indexed_at: dict[str, float] = {}
+        db_path = self.path / DB_NAME
+        self._lock = VaultLock(self.path)
+        if read_only:
+            if not db_path.exists():
+                raise VaultNotFoundError(f"There is no Plait vault at {self.path}.")
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        try:
+            self._storage = Storage(
+                db_path,
+                read_only=read_only,
+                flush_interval=flush_interval,
+                on_error=self._on_storage_error,
+                compact_after_rows=compact_after_rows,
+            )
+            self.author = self._establish_identity(db_path, display_name)
+            self._load_catalogs()
+            if not read_only:
+                self._reconcile_index()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write everything out and release the vault. Raises StorageError if that fails."""
+        try:
+            if not self.read_only:
+                self.refresh_index()
+            self._storage.close()
+        finally:
+            self._lock.release()
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Bring the index up to date and wait until every change so far is on disk."""
+        if not self.read_only:
+            self.refresh_index()
+            self._storage.flush(timeout)
+
+    @property
+    def durable_ticket(self) -> int:
+        """Every change whose ticket is at most this is on disk."""
+        return self._storage.durable_ticket
+
+    def compact(self, doc_id: str | None = None) -> None:
+        """Fold update logs into checkpoints now (normally automatic when idle) and wait."""
+        self._require_writable()
+        self._storage.compact(doc_id)
+        self._storage.flush(timeout=None)
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(ChangeEvent)` after every change; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    # ---- identity ----------------------------------------------------------------------
+
+    def _establish_identity(self, db_path: Path, display_name: str | None) -> Author:
+        stored = self._storage.meta()
+        if self.read_only:
+            return Author(
+                stored.get("device_id", ""), int(stored.get("client_id", 0)),
+                stored.get("display_name", ""),
+            )
+        decision = decide_identity(stored, vault_fingerprint(db_path), display_name)
+        author = decision.author
+        retired = json.loads(stored.get("retired_client_ids", "[]"))
+        if decision.retired_client_id is not None:
+            retired.append(decision.retired_client_id)
+            self.notices.append(Notice(
+                f"Plait noticed that {decision.reason}; it now writes as a new CRDT client "
+                f"({author.client_id}) so that the copies cannot corrupt each other."
+            ))
+            log.warning("new client id %s: %s", author.client_id, decision.reason)
+        values = {
+            "device_id": author.device_id,
+            "client_id": str(author.client_id),
+            "display_name": author.name,
+            "fingerprint": decision.fingerprint,
+            "retired_client_ids": json.dumps(retired),
+        }
+        if any(stored.get(k) != v for k, v in values.items()):
+            self._storage.execute_now(lambda conn: conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items())
+            ))
+        return author
+
+    def own_client_ids(self) -> set[int]:
+        """Every client id this device has written with in this vault."""
+        retired = json.loads(self._storage.meta().get("retired_client_ids", "[]"))
+        return {self.author.client_id, *retired}
+
+    # ---- documents ---------------------------------------------------------------------
+
+    def _load(self, doc_id: str, kind: DocKind) -> _Loaded:
+        loaded = self._docs.get(doc_id)
+        if loaded is not None:
+            return loaded
+        rebuilt = rebuild(self._storage.load(doc_id))
+        for bad in rebuilt.bad:
+            where = "checkpoint" if bad.seq is None else f"update {bad.seq}"
+            self.notices.append(Notice(
+                f"A damaged {where} of a {kind.value} could not be read and was set aside "
+                f"(its bytes are kept in quarantine): {bad.error}", doc_id,
+            ))
+            log.error("quarantining %s of %s: %s", where, doc_id, bad.error)
+            if not self.read_only:
+                source = "checkpoint" if bad.seq is None else "update"
+                self._storage.submit(partial(
+                    quarantine_row, doc_id=doc_id, source=source, seq=bad.seq,
+                    data=bad.data, error=bad.error,
+                ))
+        return self._adopt(doc_id, kind, rebuilt.doc)
+
+    def _adopt(self, doc_id: str, kind: DocKind, doc: Doc) -> _Loaded:
+        text = model.note_body(doc) if kind is DocKind.NOTE else None
+        loaded = _Loaded(doc_id, kind, doc, text, ascii=text is None or str(text).isascii())
+        if not self.read_only:
+            doc.observe(partial(self._on_commit, loaded))
+        self._docs[doc_id] = loaded
+        return loaded
+
+    def _create_doc(self, doc_id: str, kind: DocKind, created: float) -> _Loaded:
+        self._storage.submit(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO documents (doc_id, kind, created) VALUES (?, ?, ?)",
+            (doc_id, kind.value, created),
+        ))
+        return self._adopt(doc_id, kind, model.new_doc())
+
+    def _on_commit(self, loaded: _Loaded, event: TransactionEvent) -> None:
+        """Persist every local transaction (pycrdt observer: must never raise)."""
+        origin = self._origin
+        if origin is not None and origin.source is Source.REMOTE:
+            return  # apply_remote_update stores the bytes as received
+        update = event.update
+        if update == EMPTY_UPDATE:
+            return
+        author = self.author
+        self._last_update = update
+        self._last_ticket = self._storage.append(UpdateRecord(
+            loaded.doc_id, update, author.client_id, author.device_id, author.name,
+            time.time(), event.before_state, "local",
+        ))
+        if origin is None:
+            # A transaction the vault did not make (an UndoManager, direct pycrdt use) is
+            # stored like any other. Subscribers hear of it, as a whole-text change, from
+            # deliver_pending(): calling them inside pycrdt's commit is not allowed.
+            loaded.ascii = False
+            self._foreign.append((loaded, update))
+
+    def deliver_pending(self) -> None:
+        """Publish changes made to live documents outside the vault's own methods."""
+        foreign, self._foreign = self._foreign, []
+        for loaded, update in foreign:
+            self._after_change(loaded, Origin(Source.LOCAL, self.author), None, update, time.time())
+
+    def _after_change(
+        self,
+        loaded: _Loaded,
+        origin: Origin,
+        ops: tuple[TextOp, ...] | None,
+        update: bytes,
+        wall_time: float,
+    ) -> ChangeEvent:
+        if loaded.kind is DocKind.NOTE:
+            self._modified[loaded.doc_id] = max(wall_time, self._modified.get(loaded.doc_id, 0.0))
+            self._mark_dirty(loaded.doc_id)
+        else:
+            self._reread_catalog()
+        event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket)
+        for subscriber in list(self._subscribers):
+            subscriber(event)
+        return event
+
+    def _transact(self, loaded: _Loaded, initiator: Hashable | None) -> "_Txn":
+        return _Txn(self, loaded, Origin(Source.LOCAL, self.author, initiator))
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyVaultError(
+                f"The vault at {self.path} is open read-only (another Plait process is using it)."
+            )
+
+    # ---- note text ---------------------------------------------------------------------
+
+    def note_text(self, note_id: str) -> str:
+        return str(self._note(note_id).text)
+
+    def note_doc(self, note_id: str) -> Doc:
+        """The live CRDT document of a note (for the editor's UndoManager and sync)."""
+        return self._note(note_id).doc
+
+    def _note(self, note_id: str) -> _Loaded:
+        loaded = self._docs.get(note_id)
+        if loaded is not None:
+            return loaded
+        if note_id not in self._home and not self._storage.query(
+            "SELECT 1 FROM documents WHERE doc_id = ? AND kind = 'note'", (note_id,)
+        ):
+            raise NoteNotFoundError(f"There is no note with id {note_id}.")
+        return self._load(note_id, DocKind.NOTE)
+
+    def edit(
+        self, note_id: str, ops: Iterable[TextOp], *, initiator: Hashable | None = None
+    ) -> int:
+        """Apply code-point splices to a note's body in one transaction; returns its ticket.
+
+        Out-of-range ops raise ValueError before anything changes.
+        """
+        self._require_writable()
+        loaded = self._note(note_id)
+        ops = tuple(op if op.insert.isascii() else TextOp(op.pos, op.delete, sanitize(op.insert))
+                    for op in ops)
+        if not ops:
+            return self._last_ticket
+        text = loaded.text
+        assert text is not None
+        if loaded.ascii and all(op.insert.isascii() for op in ops):
+            byte_ops = _checked_ascii_ops(len(text), ops)
+        else:
+            current = str(text)
+            byte_ops = ops_to_utf8(current, ops)
+            loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
+        with self._transact(loaded, initiator) as txn:
+            for pos, delete, insert in byte_ops:
+                if delete:
+                    del text[pos:pos + delete]
+                if insert:
+                    text.insert(pos, insert)
+        return txn.finish(ops)
+
+    def set_text(self, note_id: str, new_text: str, *, initiator: Hashable | None = None) -> int:
+        """Make the body equal `new_text` through a minimal diff, so edits elsewhere survive."""
+        return self.edit(note_id, diff_ops(self.note_text(note_id), sanitize(new_text)),
+                         initiator=initiator)
+
+    def append_text(self, note_id: str, extra: str, *, initiator: Hashable | None = None) -> int:
+        length = len(self.note_text(note_id))
+        return self.edit(note_id, [TextOp(length, 0, extra)], initiator=initiator)
+
+    # ---- remote updates ----------------------------------------------------------------
+
+    def apply_remote_update(
+        self,
+        doc_id: str,
+        kind: DocKind,
+        update: bytes,
+        *,
+        author: Author,
+        wall_time: float,
+        made_on: bytes = b"\x00",
+        initiator: Hashable | None = None,
+    ) -> ChangeEvent:
+        """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
+        nothing when the bytes are not a valid update."""
+        self._require_writable()
+        update = check_update(update)
+        loaded = self._docs.get(doc_id)
+        if loaded is None:
+            known = self._storage.query("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,))
+            loaded = (self._load(doc_id, DocKind(known[0][0])) if known
+                      else self._create_doc(doc_id, kind, wall_time))
+        origin = Origin(Source.REMOTE, author, initiator)
+        deltas: list[list[dict]] = []
+        old_text = str(loaded.text) if loaded.text is not None else ""
+        subscription = loaded.text.observe(lambda e: deltas.append(e.delta)) if loaded.text else None
+        self._origin = origin
+        try:
+            with loaded.doc.transaction(origin=origin):
+                apply_update_guarded(loaded.doc, update)
+        finally:
+            self._origin = None
+            if subscription is not None:
+                loaded.text.unobserve(subscription)
+        self._last_ticket = self._storage.append(UpdateRecord(
+            doc_id, update, author.client_id, author.device_id, author.name,
+            wall_time, made_on, "remote",
+        ))
+        ops: tuple[TextOp, ...] | None = ()
+        if loaded.text is not None:
+            ops = tuple(op for delta in deltas for op in utf8_delta_to_ops(old_text, delta))
+            loaded.ascii = str(loaded.text).isascii()
+        return self._after_change(loaded, origin, ops, update, wall_time)
+
+    def encode_state(self, doc_id: str, since_state: bytes | None = None) -> bytes:
+        """The document as an update (or only what `since_state` lacks), for sync."""
+        loaded = self._docs.get(doc_id) or self._load(doc_id, self._kind_of(doc_id))
+        return loaded.doc.get_update(since_state)
+
+    def _kind_of(self, doc_id: str) -> DocKind:
+        found = self._storage.query("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,))
+        if not found:
+            raise NoteNotFoundError(f"There is no document with id {doc_id}.")
+        return DocKind(found[0][0])
+
+    # ---- notebooks ---------------------------------------------------------------------
+
+    def _load_catalogs(self) -> None:
+        for (doc_id,) in self._storage.query(
+            "SELECT doc_id FROM documents WHERE kind = 'catalog' ORDER BY created"
+        ):
+            self._load(doc_id, DocKind.CATALOG)
+        self._reread_catalog(publish=False)
+
+    def _reconcile_index(self) -> None:
+        """After a crash the index may lag the documents: repair what is stale."""
+        for note_id in stale_note_ids(self._storage):
+            self._dirty[note_id] = 0.0
+        for note_id, notebook_id, pinned, trashed in self._storage.query(
+            "SELECT note_id, notebook_id, pinned, trashed FROM note_index"
+        ):
+            home = self._home.get(note_id)
+            if (home, bool(pinned), bool(trashed)) != (
+                notebook_id, *list_flags(home, self._flags.get(note_id))
+            ):
+                queue_flags(self._storage, note_id, home, self._flags.get(note_id))
+        self.refresh_index()
+
+    def _catalogs(self) -> list[_Loaded]:
+        return [d for d in self._docs.values() if d.kind is DocKind.CATALOG]
+
+    def _reread_catalog(self, *, publish: bool = True) -> None:
+        """Refresh which notes live where, from every catalog (they are few and small)."""
+        home: dict[str, str] = {}
+        flags: dict[str, NoteFlags] = {}
+        for cat in sorted(self._catalogs(), key=lambda c: c.doc_id):
+            notebook_trashed = bool(model.catalog_info(cat.doc).get("trashed", False))
+            for note_id, entry in model.read_entries(cat.doc).items():
+                if note_id in home and not flags[note_id].trashed:
+                    continue  # in two catalogs after concurrent moves: the first live one wins
+                home[note_id] = cat.doc_id
+                flags[note_id] = (NoteFlags(entry.created, entry.pinned, True, entry.trashed_at)
+                                  if notebook_trashed else entry)
+        changed = {n for n in home.keys() | self._home.keys()
+                   if home.get(n) != self._home.get(n) or flags.get(n) != self._flags.get(n)}
+        self._home, self._flags = home, flags
+        if publish and not self.read_only:
+            for note_id in changed:
+                queue_flags(self._storage, note_id, home.get(note_id), flags.get(note_id))
+
+    def notebooks(self, *, include_trashed: bool = False) -> list[NotebookInfo]:
+        infos = [model.read_notebook(c.doc, c.doc_id) for c in self._catalogs()]
+        return sorted((i for i in infos if include_trashed or not i.trashed),
+                      key=lambda i: i.name.casefold())
+
+    def notebook(self, notebook_id: str) -> NotebookInfo:
+        catalog = self._catalog(notebook_id)
+        return model.read_notebook(catalog.doc, notebook_id)
+
+    def find_notebook(self, name: str) -> NotebookInfo | None:
+        """A live notebook by exact name (case-insensitive), or None."""
+        wanted = name.strip().casefold()
+        return next((i for i in self.notebooks() if i.name.casefold() == wanted), None)
+
+    def create_notebook(self, name: str, *, initiator: Hashable | None = None) -> str:
+        self._require_writable()
+        notebook_id = model.new_id()
+        catalog = self._create_doc(notebook_id, DocKind.CATALOG, time.time())
+        with self._transact(catalog, initiator) as txn:
+            model.init_catalog(catalog.doc, name.strip() or "Untitled notebook")
+        txn.finish()
+        return notebook_id
+
+    def notebook_named(self, name: str) -> str:
+        """The id of the live notebook with this name, created if there is none."""
+        found = self.find_notebook(name)
+        return found.notebook_id if found else self.create_notebook(name)
+
+    def rename_notebook(self, notebook_id: str, name: str, *, initiator: Hashable | None = None) -> None:
+        self._set_notebook_field(notebook_id, "name", name.strip() or "Untitled notebook", initiator)
+
+    def trash_notebook(self, notebook_id: str, *, initiator: Hashable | None = None) -> None:
+        self._set_notebook_field(notebook_id, "trashed", True, initiator)
+
+    def restore_notebook(self, notebook_id: str, *, initiator: Hashable | None = None) -> None:
+        self._set_notebook_field(notebook_id, "trashed", False, initiator)
+
+    def _set_notebook_field(self, notebook_id: str, key: str, value: object,
+                            initiator: Hashable | None) -> None:
+        self._require_writable()
+        catalog = self._catalog(notebook_id)
+        with self._transact(catalog, initiator) as txn:
+            model.catalog_info(catalog.doc)[key] = value
+        txn.finish()
+
+    def _catalog(self, notebook_id: str) -> _Loaded:
+        loaded = self._docs.get(notebook_id)
+        if loaded is None or loaded.kind is not DocKind.CATALOG:
+            raise NotebookNotFoundError(f"There is no notebook with id {notebook_id}.")
+        return loaded
+
+    # ---- notes in notebooks ------------------------------------------------------------
+
+    def create_note(
+        self,
+        notebook_id: str,
+        body: str = "",
+        *,
+        created: float | None = None,
+        note_id: str | None = None,
+        initiator: Hashable | None = None,
+    ) -> str:
+        """A new note in a notebook; returns its id."""
+        self._require_writable()
+        catalog = self._catalog(notebook_id)
+        note_id = note_id or model.new_id()
+        created = time.time() if created is None else created
+        self._create_doc(note_id, DocKind.NOTE, created)
+        self._modified[note_id] = created
+        with self._transact(catalog, initiator) as txn:
+            model.write_entry(catalog.doc, note_id, NoteFlags(created))
+        txn.finish()
+        if body:
+            self.edit(note_id, [TextOp(0, 0, body)], initiator=initiator)
+        self._mark_dirty(note_id)
+        return note_id
+
+    def notebook_of(self, note_id: str) -> str | None:
+        return self._home.get(note_id)
+
+    def set_pinned(self, note_id: str, pinned: bool, *, initiator: Hashable | None = None) -> None:
+        self._set_note_flag(note_id, {"pinned": pinned}, initiator)
+
+    def trash_note(self, note_id: str, *, initiator: Hashable | None = None) -> None:
+        self._set_note_flag(note_id, {"trashed": True, "trashed_at": time.time()}, initiator)
+
+    def restore_note(self, note_id: str, *, initiator: Hashable | None = None) -> None:
+        self._set_note_flag(note_id, {"trashed": False, "trashed_at": None}, initiator)
+
+    def _set_note_flag(self, note_id: str, values: dict[str, object],
+                       initiator: Hashable | None) -> None:
+        self._require_writable()
+        catalog = self._catalog(self._home_of(note_id))
+        with self._transact(catalog, initiator) as txn:
+            for key, value in values.items():
+                model.set_flag(catalog.doc, note_id, key, value)
+        txn.finish()
+
+    def move_note(self, note_id: str, notebook_id: str, *, initiator: Hashable | None = None) -> None:
+        """Move a note to another notebook, keeping its flags."""
+        self._require_writable()
+        source = self._catalog(self._home_of(note_id))
+        target = self._catalog(notebook_id)
+        if source is target:
+            return
+        flags = self._flags[note_id]
+        with self._transact(target, initiator) as txn:
+            model.write_entry(target.doc, note_id, flags)
+        txn.finish()
+        with self._transact(source, initiator) as txn:
+            del model.catalog_notes(source.doc)[note_id]
+        txn.finish()
+
+    def _home_of(self, note_id: str) -> str:
+        home = self._home.get(note_id)
+        if home is None:
+            raise NoteNotFoundError(f"There is no note with id {note_id} in any notebook.")
+        return home
+
+    # ---- the note list (derived index) -------------------------------------------------
+
+    def _mark_dirty(self, note_id: str) -> None:
+        now = time.monotonic()
+        self._dirty.setdefault(note_id, now)
+        if now - self._indexed_at.get(note_id, 0.0) >= INDEX_THROTTLE:
+            self.refresh_index([note_id])
+
+    def refresh_index(self, note_ids: Iterable[str] | None = None) -> None:
+        """Write the list entries of changed notes (cheap when nothing changed)."""
+        if self.read_only:
+            return
+        for note_id in list(self._dirty if note_ids is None else note_ids):
+            if self._dirty.pop(note_id, None) is None:
+                continue
+            self._indexed_at[note_id] = time.monotonic()
+            try:
+                text = self.note_text(note_id)
+            except NoteNotFoundError:
+                continue
+            modified = self._modified.get(note_id) or self._stored_modified(note_id)
+            self._modified[note_id] = modified
+            queue_write(self._storage, summarize(
+                note_id, text, self._home.get(note_id), self._flags.get(note_id), modified,
+            ))
+
+    def _stored_modified(self, note_id: str) -> float:
+        row = self._storage.query(
+            "SELECT max(t) FROM (SELECT max(wall_time) AS t FROM updates WHERE doc_id = ?1 "
+            "UNION ALL SELECT max(end_time) FROM version_marks WHERE doc_id = ?1 "
+            "UNION ALL SELECT modified FROM note_index WHERE note_id = ?1)",
+            (note_id,),
+        )
+        return float(row[0][0] or 0.0)
+
+    def list_notes(
+        self, notebook_id: str | None = None, *, trashed: bool = False
+    ) -> list[NoteSummary]:
+        """Notes for the list, pinned first, then most recently modified."""
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE trashed = ?"
+        params: list[object] = [int(trashed)]
+        if notebook_id is not None:
+            sql += " AND notebook_id = ?"
+            params.append(notebook_id)
+        sql += " ORDER BY pinned DESC, modified DESC"
+        self.flush_index_for_reading()
+        return [row_to_summary(r) for r in self._storage.query(sql, params)]
+
+    def note_summary(self, note_id: str) -> NoteSummary:
+        self.flush_index_for_reading()
+        rows = self._storage.query(
+            f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE note_id = ?", (note_id,)
+        )
+        if not rows:
+            raise NoteNotFoundError(f"There is no note with id {note_id}.")
+        return row_to_summary(rows[0])
+
+    def flush_index_for_reading(self) -> None:
+        """Make pending list entries visible to this thread's reads."""
+        if self._dirty or (not self.read_only
+                           and self._storage.durable_ticket < self._storage.last_ticket):
+            self.flush()
+
+    def resolve_note(self, ref: str) -> str:
+        """A note id from an id, an id prefix (4+ characters) or an exact title."""
+        ref = ref.strip()
+        self.flush_index_for_reading()
+        rows = self._storage.query("SELECT note_id, title FROM note_index WHERE note_id = ?", (ref,))
+        if not rows and len(ref) >= 4:
+            rows = self._storage.query(
+                "SELECT note_id, title FROM note_index WHERE note_id LIKE ? || '%'", (ref.lower(),)
+            )
+        if not rows:
+            rows = self._storage.query(
+                "SELECT note_id, title FROM note_index WHERE lower(title) = lower(?)", (ref,)
+            )
+        if not rows:
+            raise NoteNotFoundError(f"No note matches '{ref}'.")
+        if len(rows) > 1:
+            raise AmbiguousNoteError(ref, [(r[0], r[1]) for r in rows])
+        return rows[0][0]
+
+    # ---- health ------------------------------------------------------------------------
+
+    def quarantined(self) -> list[tuple[int, str, str, str]]:
+        """Rows set aside as unreadable: (id, doc id, source, error)."""
+        return self._storage.query(
+            "SELECT id, doc_id, source, error FROM quarantine ORDER BY id"
+        )
+
+    def info(self) -> VaultInfo:
+        self.flush_index_for_reading()
+        q = self._storage.query
+        notes = q("SELECT count(*), coalesce(sum(trashed), 0) FROM note_index")[0]
+        db_bytes = sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*"))
+        return VaultInfo(
+            path=self.path,
+            device_id=self.author.device_id,
+            client_id=self.author.client_id,
+            display_name=self.author.name,
+            notebooks=len(self.notebooks()),
+            notes=notes[0] - notes[1],
+            trashed_notes=notes[1],
+            update_rows=q("SELECT count(*) FROM updates")[0][0],
+            checkpoints=q("SELECT count(*) FROM checkpoints")[0][0],
+            quarantined=q("SELECT count(*) FROM quarantine")[0][0],
+            database_bytes=db_bytes,
+        )
+
+    def _on_storage_error(self, error: Exception) -> None:
+        # Called from the writer thread; list.append is atomic.
+        self.notices.append(Notice(str(error)))
+
+
+class _Txn:
+    """A local transaction on one document that publishes its ChangeEvent when finished."""
+
+    def __init__(self, vault: Vault, loaded: _Loaded, origin: Origin) -> None:
+        self._vault = vault
+        self._loaded = loaded
+        self._origin = origin
+        self._ticket_before = 0
+
+    def __enter__(self) -> _Txn:
+        self._ticket_before = self._vault._last_ticket
+        self._vault._origin = self._origin
+        self._pycrdt = self._loaded.doc.transaction(origin=self._origin)
+        self._pycrdt.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._pycrdt.__exit__(*exc)
+        finally:
+            self._vault._origin = None
+
+    def finish(self, ops: tuple[TextOp, ...] = ()) -> int:
+        """Publish the change, if the transaction changed anything; returns its ticket."""
+        vault = self._vault
+        if vault._last_ticket == self._ticket_before:
+            return vault._last_ticket  # nothing changed
+        vault._after_change(self._loaded, self._origin, ops, vault._last_update, time.time())
+        return vault._last_ticket
+
+
+def _checked_ascii_ops(length: int, ops: tuple[TextOp, ...]) -> list[tuple[int, int, str]]:
+    """On pure-ASCII text code points are bytes; only the ranges need checking."""
+    for op in ops:
+        if op.pos + op.delete > length:
+            raise ValueError(f"{op!r} is outside the text (length {length})")
+        length += len(op.insert) - op.delete
+    return [(op.pos, op.delete, op.insert) for op in ops]
