@@ -23,12 +23,14 @@ class DocKind(str, Enum):
     CATALOG = "catalog"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Origin:
-    """Who initiated a change. Hashable by value, so it doubles as a pycrdt transaction origin.
+    """Who initiated a change; also the pycrdt transaction origin.
 
     `initiator` is any hashable token the caller chooses (an editor view, the sync
-    engine), so a view can skip re-rendering its own edit.
+    engine), so a view can skip re-rendering its own edit. Origins compare by
+    identity (cheap to hash on every transaction); the vault hands out one per
+    initiator, `Vault.local_origin(initiator)`, which an UndoManager can track.
     """
 
     source: Source

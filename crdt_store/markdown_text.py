@@ -72,6 +72,8 @@ _FENCE_CLOSE = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*")
 # A run of n backticks, some text, and the next run of exactly n backticks.
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _TAG_PUNCTUATION = "_-/"
+# '#' at the start, or after whitespace or '(', then at least one tag character.
+_TAG_START = re.compile(r"(?<![^\s(])#[\w/-]")
 
 
 def _prose_lines(body: str) -> Iterator[str]:
@@ -98,19 +100,6 @@ def _is_tag_char(ch: str) -> bool:
     return ch.isalnum() or ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] == "M"
 
 
-def _starts_tag(line: str, i: int) -> bool:
-    """Whether the '#' at ``line[i]`` may open a tag: line start, after space or '('.
-
-    '(' right after ']' is a link destination (``[x](#anchor)``), not a tag.
-    """
-    if i == 0:
-        return True
-    before = line[i - 1]
-    if before == "(":
-        return not (i >= 2 and line[i - 2] == "]")
-    return before.isspace()
-
-
 def _is_tag(text: str) -> bool:
     """Non-empty, not starting with '/', and not only digits, '-' and '/' (#123, #2024-01-05)."""
     return (
@@ -130,21 +119,20 @@ def derive_tags(body: str) -> list[str]:
     """
     if "#" not in body:
         return []
+    prose = "\n".join(_prose_lines(body)) if "`" in body or "~" in body else body
     tags: list[str] = []
     seen: set[str] = set()
-    for line in _prose_lines(body):
-        i = line.find("#")
-        while i != -1:
-            end = i + 1
-            if _starts_tag(line, i):
-                while end < len(line) and _is_tag_char(line[end]):
-                    end += 1
-                tag = line[i + 1 : end].rstrip("/")
-                key = unicodedata.normalize("NFC", tag).casefold()
-                if _is_tag(tag) and key not in seen:
-                    seen.add(key)
-                    tags.append(tag)
-            i = line.find("#", end)
+    for candidate in _TAG_START.finditer(prose):
+        i, end = candidate.start(), candidate.end()
+        if i >= 2 and prose[i - 2 : i] == "](":
+            continue  # link destination: [text](#anchor)
+        while end < len(prose) and _is_tag_char(prose[end]):
+            end += 1  # \w does not cover combining marks
+        tag = prose[i + 1 : end].rstrip("/")
+        key = unicodedata.normalize("NFC", tag).casefold()
+        if _is_tag(tag) and key not in seen:
+            seen.add(key)
+            tags.append(tag)
     return tags
 
 
@@ -311,8 +299,8 @@ def _block_list(content: Lines) -> list[object] | None:
         if line[:indent].strip(" \t") or not item:
             return None
         value = line[item.end() :].strip()
-        if value.startswith(("[", "{")):
-            return None
+        if value.startswith(("[", "{")) or _BLOCK_ITEM.match(value):
+            return None  # nested collection
         items.append(_inline_value(number, value))
     return items
 

@@ -98,9 +98,9 @@ def _line_ops(a: str, b: str, at: int) -> list[TextOp]:
         old = a[a_starts[i1] : a_starts[i2]]
         new = b[b_starts[j1] : b_starts[j2]]
         pos = at + b_starts[j1]
-        cost = len(old) * len(new)
-        if tag == "replace" and len(old) <= CHAR_DIFF_LIMIT and len(new) <= CHAR_DIFF_LIMIT and cost <= budget:
-            budget -= cost
+        work = len(old) * len(new)
+        if tag == "replace" and len(old) <= CHAR_DIFF_LIMIT and len(new) <= CHAR_DIFF_LIMIT and work <= budget:
+            budget -= work
             ops += _char_ops(old, new, pos)
         else:
             ops.append(TextOp(pos, len(old), new))

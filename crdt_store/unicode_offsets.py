@@ -242,6 +242,13 @@ def utf16_ops_to_cp(text: str, ops: Sequence[UnitOp]) -> list[TextOp]:
     return _backward(text, ops, _UTF16)
 
 
+def _count(entry: dict, key: str) -> int:
+    n = entry[key]
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"bad {key} count in delta entry {entry!r}")
+    return n
+
+
 def utf8_delta_to_ops(old_text: str, delta: Iterable[dict]) -> list[TextOp]:
     """A pycrdt ``TextEvent.delta`` on ``old_text`` -> sequential code-point ops.
 
@@ -261,9 +268,9 @@ def utf8_delta_to_ops(old_text: str, delta: Iterable[dict]) -> list[TextOp]:
             byte_ops.append((cursor, 0, insert))
             cursor += utf8_len(insert)
         elif "delete" in entry:
-            byte_ops.append((cursor, entry["delete"], ""))
+            byte_ops.append((cursor, _count(entry, "delete"), ""))
         elif "retain" in entry:
-            cursor += entry["retain"]
+            cursor += _count(entry, "retain")
         else:
             raise ValueError(f"unknown delta entry: {entry!r}")
     byte_ops.append((cursor, 0, ""))  # validates trailing retains

@@ -70,7 +70,8 @@ class _Loaded:
     kind: DocKind
     doc: Doc
     text: Text | None  # the body, for notes
-    ascii: bool = True  # body known to be pure ASCII: code points == UTF-8 bytes
+    ascii: bool | None = None  # body is pure ASCII (code points == UTF-8 bytes); None: not checked
+    length: int | None = None  # body length in UTF-8 bytes, when known without asking pycrdt
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class Vault:
         self._subscribers: list[Subscriber] = []
         self._docs: dict[str, _Loaded] = {}
         self._origin: Origin | None = None
+        self._local_origins: dict[Hashable | None, Origin] = {}
         self._last_ticket = 0
         self._last_update = b""
         self._foreign: list[tuple[_Loaded, bytes]] = []
@@ -238,7 +240,7 @@ class Vault:
 
     def _adopt(self, doc_id: str, kind: DocKind, doc: Doc) -> _Loaded:
         text = model.note_body(doc) if kind is DocKind.NOTE else None
-        loaded = _Loaded(doc_id, kind, doc, text, ascii=text is None or str(text).isascii())
+        loaded = _Loaded(doc_id, kind, doc, text)
         if not self.read_only:
             doc.observe(partial(self._on_commit, loaded))
         self._docs[doc_id] = loaded
@@ -266,6 +268,7 @@ class Vault:
             time.time(), event.before_state, "local",
         ))
         if origin is None:
+            loaded.length = None
             # A transaction the vault did not make (an UndoManager, direct pycrdt use) is
             # stored like any other. Subscribers hear of it, as a whole-text change, from
             # deliver_pending(): calling them inside pycrdt's commit is not allowed.
@@ -285,19 +288,28 @@ class Vault:
         ops: tuple[TextOp, ...] | None,
         update: bytes,
         wall_time: float,
-    ) -> ChangeEvent:
+    ) -> ChangeEvent | None:
         if loaded.kind is DocKind.NOTE:
             self._modified[loaded.doc_id] = max(wall_time, self._modified.get(loaded.doc_id, 0.0))
             self._mark_dirty(loaded.doc_id)
         else:
             self._reread_catalog()
+        if not self._subscribers:
+            return None
         event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket)
         for subscriber in list(self._subscribers):
             subscriber(event)
         return event
 
     def _transact(self, loaded: _Loaded, initiator: Hashable | None) -> "_Txn":
-        return _Txn(self, loaded, Origin(Source.LOCAL, self.author, initiator))
+        return _Txn(self, loaded, self.local_origin(initiator))
+
+    def local_origin(self, initiator: Hashable | None) -> Origin:
+        """One Origin per initiator, reused: edits are frequent and origins are values."""
+        origin = self._local_origins.get(initiator)
+        if origin is None:
+            origin = self._local_origins[initiator] = Origin(Source.LOCAL, self.author, initiator)
+        return origin
 
     def _require_writable(self) -> None:
         if self.read_only:
@@ -333,25 +345,36 @@ class Vault:
         """
         self._require_writable()
         loaded = self._note(note_id)
-        ops = tuple(op if op.insert.isascii() else TextOp(op.pos, op.delete, sanitize(op.insert))
-                    for op in ops)
+        ops = tuple(ops)
         if not ops:
             return self._last_ticket
         text = loaded.text
         assert text is not None
-        if loaded.ascii and all(op.insert.isascii() for op in ops):
-            byte_ops = _checked_ascii_ops(len(text), ops)
-        else:
+        byte_ops, new_length = _ascii_byte_ops(loaded, ops)
+        if byte_ops is None:
+            ops = tuple(TextOp(op.pos, op.delete, sanitize(op.insert)) for op in ops)
             current = str(text)
             byte_ops = ops_to_utf8(current, ops)
             loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
-        with self._transact(loaded, initiator) as txn:
-            for pos, delete, insert in byte_ops:
-                if delete:
-                    del text[pos:pos + delete]
-                if insert:
-                    text.insert(pos, insert)
-        return txn.finish(ops)
+        origin = self.local_origin(initiator)
+        before = self._last_ticket
+        self._origin = origin
+        try:
+            with loaded.doc.transaction(origin=origin):
+                for pos, delete, insert in byte_ops:
+                    if delete:
+                        del text[pos:pos + delete]
+                    if insert:
+                        text.insert(pos, insert)
+        except BaseException:
+            new_length = None
+            raise
+        finally:
+            self._origin = None
+            loaded.length = new_length
+        if self._last_ticket != before:
+            self._after_change(loaded, origin, ops, self._last_update, time.time())
+        return self._last_ticket
 
     def set_text(self, note_id: str, new_text: str, *, initiator: Hashable | None = None) -> int:
         """Make the body equal `new_text` through a minimal diff, so edits elsewhere survive."""
@@ -374,7 +397,7 @@ class Vault:
         wall_time: float,
         made_on: bytes = b"\x00",
         initiator: Hashable | None = None,
-    ) -> ChangeEvent:
+    ) -> ChangeEvent | None:
         """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
         nothing when the bytes are not a valid update."""
         self._require_writable()
@@ -404,6 +427,7 @@ class Vault:
         if loaded.text is not None:
             ops = tuple(op for delta in deltas for op in utf8_delta_to_ops(old_text, delta))
             loaded.ascii = str(loaded.text).isascii()
+            loaded.length = None
         return self._after_change(loaded, origin, ops, update, wall_time)
 
     def encode_state(self, doc_id: str, since_state: bytes | None = None) -> bytes:
@@ -726,10 +750,29 @@ class _Txn:
         return vault._last_ticket
 
 
-def _checked_ascii_ops(length: int, ops: tuple[TextOp, ...]) -> list[tuple[int, int, str]]:
-    """On pure-ASCII text code points are bytes; only the ranges need checking."""
+def _ascii_byte_ops(
+    loaded: _Loaded, ops: tuple[TextOp, ...]
+) -> tuple[list[tuple[int, int, str]] | None, int | None]:
+    """The typing fast path: on pure-ASCII text, code points are UTF-8 bytes.
+
+    Returns the byte ops and the body's length after them, or (None, None) when the
+    text or an insert is not ASCII and the general conversion must run. Raises
+    ValueError for an op outside the text.
+    """
+    if loaded.ascii is None:
+        loaded.ascii = str(loaded.text).isascii()
+    if not loaded.ascii:
+        return None, None
+    length = loaded.length
+    if length is None:
+        length = loaded.length = len(loaded.text)
+    byte_ops = []
     for op in ops:
+        insert = op.insert
+        if not insert.isascii():
+            return None, None
         if op.pos + op.delete > length:
             raise ValueError(f"{op!r} is outside the text (length {length})")
-        length += len(op.insert) - op.delete
-    return [(op.pos, op.delete, op.insert) for op in ops]
+        length += len(insert) - op.delete
+        byte_ops.append((op.pos, op.delete, insert))
+    return byte_ops, length

@@ -1,0 +1,143 @@
+"""Store benchmark: replay a real editing trace through the vault beside raw pycrdt.
+
+Everything is compared as ratios within one run, because these machines are noisy.
+Run with `make bench` (or `python -m tests.benchmarks store`).
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pycrdt import Doc, Text
+
+from crdt_store.storage import DB_NAME
+from crdt_store.unicode_offsets import TextOp
+from crdt_store.vault import Vault
+
+TRACE = Path(__file__).parent / "data" / "automerge-paper.json.gz"
+
+
+def load_trace(path: Path = TRACE) -> dict:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def replay_raw(txns: list[list[tuple[int, int, str]]]) -> tuple[float, Doc]:
+    """Raw pycrdt, one transaction per trace transaction, nothing persisted (the floor)."""
+    doc: Doc = Doc(skip_gc=True)
+    text = doc.get("body", type=Text)
+    start = time.perf_counter()
+    for patches in txns:
+        with doc.transaction():
+            for pos, delete, insert in patches:
+                if delete:
+                    del text[pos:pos + delete]
+                if insert:
+                    text.insert(pos, insert)
+    return time.perf_counter() - start, doc
+
+
+def replay_store(txns: list[list[tuple[int, int, str]]], vault_dir: Path) -> tuple[float, str]:
+    """The same patches through Vault.edit, one transaction each, until durable on disk."""
+    vault = Vault(vault_dir)
+    note_id = vault.create_note(vault.create_notebook("Bench"))
+    vault.flush()
+    ops = [[TextOp(pos, delete, insert) for pos, delete, insert in patches] for patches in txns]
+    start = time.perf_counter()
+    for txn in ops:
+        vault.edit(note_id, txn)
+    vault.flush(timeout=None)
+    elapsed = time.perf_counter() - start
+    vault.close()
+    return elapsed, note_id
+
+
+def cold_open(vault_dir: Path, note_id: str, runs: int = 7) -> tuple[float, float, str]:
+    """Median seconds to open the vault, and to load the note's text, over `runs` opens."""
+    opens, loads = [], []
+    text = ""
+    for _ in range(runs):
+        gc.collect()
+        t0 = time.perf_counter()
+        vault = Vault(vault_dir)
+        t1 = time.perf_counter()
+        text = vault.note_text(note_id)
+        t2 = time.perf_counter()
+        vault.close()
+        opens.append(t1 - t0)
+        loads.append(t2 - t1)
+    return statistics.median(opens), statistics.median(loads), text
+
+
+def raw_load(state: bytes, runs: int = 7) -> float:
+    """Median seconds for raw pycrdt to decode the same state into a document and read it."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        doc: Doc = Doc(skip_gc=True)
+        doc.apply_update(state)
+        str(doc.get("body", type=Text))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def disk_bytes(vault_dir: Path) -> int:
+    db = vault_dir / DB_NAME
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return sum(p.stat().st_size for p in vault_dir.glob(DB_NAME + "*"))
+
+
+def run(limit: int | None = None) -> list[tuple[str, str, str, str]]:
+    trace = load_trace()
+    txns = [[tuple(p) for p in t["patches"]] for t in trace["txns"]][:limit]
+    raw_seconds, raw_doc = replay_raw(txns)
+    expected = str(raw_doc.get("body", type=Text))
+    if limit is None:
+        assert expected == trace["endContent"], "raw replay diverged from the trace"
+    with tempfile.TemporaryDirectory() as tmp:
+        vault_dir = Path(tmp) / "vault"
+        store_seconds, note_id = replay_store(txns, vault_dir)
+        before = disk_bytes(vault_dir)
+        with Vault(vault_dir) as vault:
+            vault.compact()
+        after = disk_bytes(vault_dir)
+        open_s, load_s, text = cold_open(vault_dir, note_id)
+        assert text == expected, "store replay diverged from raw pycrdt"
+        state = raw_doc.get_update()
+        raw_load_s = raw_load(state)
+    n = len(txns)
+    return [
+        ("replay trace, persisted (s)", f"{store_seconds:.2f}", f"{raw_seconds:.2f}",
+         f"{store_seconds / raw_seconds:.2f}x"),
+        ("  per transaction (µs)", f"{store_seconds / n * 1e6:.1f}",
+         f"{raw_seconds / n * 1e6:.1f}", ""),
+        ("cold open: vault (ms)", f"{open_s * 1e3:.1f}", "", ""),
+        ("cold open: note text (ms)", f"{load_s * 1e3:.1f}", f"{raw_load_s * 1e3:.1f}",
+         f"{load_s / raw_load_s:.2f}x"),
+        ("disk before compaction (KB)", f"{before / 1024:.0f}", f"{len(state) / 1024:.0f}",
+         f"{before / len(state):.2f}x"),
+        ("disk after compaction (KB)", f"{after / 1024:.0f}", f"{len(state) / 1024:.0f}",
+         f"{after / len(state):.2f}x"),
+    ], n, len(expected)
+
+
+def main(limit: int | None = None) -> None:
+    rows, n, chars = run(limit)
+    print(f"\nStore benchmark: automerge-paper trace, {n:,} transactions, {chars:,} characters")
+    header = ("measure", "plait store", "baseline", "ratio")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print("baselines: raw pycrdt replay in the same process; raw pycrdt decoding the same state;"
+          " the encoded state (Doc.get_update) for disk size.")
