@@ -25,11 +25,11 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from pycrdt import Doc, Snapshot, get_state
+from pycrdt import Doc, Snapshot
 
 from .errors import CorruptUpdateError
 from .guard import apply_update_guarded
-from .statevector import covers, decode_state_vector
+from .statevector import covers, decode_state_vector, update_is_covered
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +113,17 @@ def compact_document(conn: sqlite3.Connection, doc_id: str) -> CompactionResult 
     if session is not None:
         sessions.append((session, Snapshot.from_doc(doc).encode()))
 
-    have = decode_state_vector(doc.get_state())
-    folded = [seq for seq, data, made_on in applied if _is_complete(have, data, made_on)]
+    state = doc.get_state()
+    have = decode_state_vector(state)
+    folded = [seq for seq, data, made_on in applied if _is_complete(have, state, data, made_on)]
     if not folded:
         return result
-    state = doc.get_update()
-    _verify(state, doc)
+    encoded = doc.get_update()
+    _verify(encoded, doc)
     upto = max(folded)
     conn.execute(
         "INSERT OR REPLACE INTO checkpoints (doc_id, upto_seq, data, created) VALUES (?, ?, ?, ?)",
-        (doc_id, upto, state, time.time()),
+        (doc_id, upto, encoded, time.time()),
     )
     conn.executemany(
         "INSERT OR REPLACE INTO version_marks (doc_id, upto_seq, start_time, end_time, "
@@ -135,17 +136,16 @@ def compact_document(conn: sqlite3.Connection, doc_id: str) -> CompactionResult 
     conn.executemany("DELETE FROM updates WHERE seq = ?", [(seq,) for seq in folded])
     result.folded = len(folded)
     result.kept = len(applied) - len(folded)
-    result.checkpoint_bytes = len(state)
+    result.checkpoint_bytes = len(encoded)
     result.marks = len(sessions)
     return result
 
 
-def _is_complete(have: dict[int, int], data: bytes, made_on: bytes) -> bool:
-    """Whether the doc state `have` already covers a row's dependencies and its operations."""
+def _is_complete(have: dict[int, int], state: bytes, data: bytes, made_on: bytes) -> bool:
+    """Whether the doc (state vector `state`, decoded `have`) holds a row's dependencies
+    and everything the row carries."""
     try:
-        return covers(have, decode_state_vector(made_on)) and covers(
-            have, decode_state_vector(get_state(data))
-        )
+        return covers(have, decode_state_vector(made_on)) and update_is_covered(data, state)
     except ValueError:
         return False
 

@@ -21,7 +21,8 @@ def is_rust_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-def _guarded(action: Callable[[], T], what: str) -> T:
+def guarded(action: Callable[[], T], what: str) -> T:
+    """Run a pycrdt call on foreign bytes; every decoding failure becomes CorruptUpdateError."""
     try:
         return action()
     except (ValueError, RuntimeError, TypeError, OverflowError) as exc:
@@ -38,21 +39,21 @@ def _as_bytes(data: object) -> bytes:
     return bytes(data)
 
 
-def apply_update_guarded(doc: Doc, data: bytes) -> None:
+def apply_updateguarded(doc: Doc, data: bytes) -> None:
     """Apply update bytes to `doc`; any decoding failure becomes CorruptUpdateError."""
     blob = _as_bytes(data)
-    _guarded(lambda: doc.apply_update(blob), "update could not be applied")
+    guarded(lambda: doc.apply_update(blob), "update could not be applied")
 
 
 def check_update(data: bytes) -> bytes:
     """Fully decode peer bytes without touching any document; returns them as bytes."""
     blob = _as_bytes(data)
-    _guarded(lambda: get_state(blob), "update could not be decoded")
+    guarded(lambda: get_state(blob), "update could not be decoded")
     return blob
 
 
-def merge_updates_guarded(blobs: list[bytes]) -> bytes:
+def merge_updatesguarded(blobs: list[bytes]) -> bytes:
     """One update equivalent to all of `blobs`."""
     if len(blobs) == 1:
         return blobs[0]
-    return _guarded(lambda: merge_updates(*blobs), "updates could not be merged")
+    return guarded(lambda: merge_updates(*blobs), "updates could not be merged")

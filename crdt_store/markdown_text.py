@@ -72,8 +72,8 @@ _FENCE_CLOSE = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*")
 # A run of n backticks, some text, and the next run of exactly n backticks.
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _TAG_PUNCTUATION = "_-/"
-# '#' at the start, or after whitespace or '(', then at least one tag character.
-_TAG_START = re.compile(r"(?<![^\s(])#[\w/-]")
+# '#' at the start, or after whitespace or '(', then a run of tag characters.
+_TAG_START = re.compile(r"(?<![^\s(])#[\w/-]+")
 
 
 def _prose_lines(body: str) -> Iterator[str]:
@@ -121,14 +121,18 @@ def derive_tags(body: str) -> list[str]:
         return []
     prose = "\n".join(_prose_lines(body)) if "`" in body or "~" in body else body
     tags: list[str] = []
-    seen: set[str] = set()
+    checked: set[str] = set()  # spellings already considered
+    seen: set[str] = set()  # normalised, case-folded tags
     for candidate in _TAG_START.finditer(prose):
-        i, end = candidate.start(), candidate.end()
+        i, end = candidate.span()
         if i >= 2 and prose[i - 2 : i] == "](":
             continue  # link destination: [text](#anchor)
         while end < len(prose) and _is_tag_char(prose[end]):
             end += 1  # \w does not cover combining marks
         tag = prose[i + 1 : end].rstrip("/")
+        if tag in checked:
+            continue
+        checked.add(tag)
         key = unicodedata.normalize("NFC", tag).casefold()
         if _is_tag(tag) and key not in seen:
             seen.add(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .markdown_text import derive_tags, derive_title, snippet
+from .markdown_text import FrontMatterError, derive_tags, derive_title, snippet, split_front_matter
 from .model import NoteFlags, NoteSummary
 from .storage import Storage
 
@@ -42,14 +42,24 @@ def summarize(
     flags: NoteFlags | None,
     modified: float,
 ) -> NoteSummary:
-    """Derive a note's list entry from its text and catalog entry."""
+    """Derive a note's list entry from its text and catalog entry.
+
+    Front matter kept from an import is not the title: it is skipped.
+    """
+    if text.startswith("---"):
+        try:
+            text_for_title = split_front_matter(text)[1]
+        except FrontMatterError:
+            text_for_title = text
+    else:
+        text_for_title = text
     created = flags.created if flags else modified
     pinned, trashed = list_flags(notebook_id, flags)
     return NoteSummary(
         note_id=note_id,
         notebook_id=notebook_id,
-        title=derive_title(text),
-        snippet=snippet(text),
+        title=derive_title(text_for_title),
+        snippet=snippet(text_for_title),
         tags=tuple(derive_tags(text)),
         created=created,
         modified=max(modified, created),

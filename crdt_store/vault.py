@@ -330,9 +330,7 @@ class Vault:
         loaded = self._docs.get(note_id)
         if loaded is not None:
             return loaded
-        if note_id not in self._home and not self._storage.query(
-            "SELECT 1 FROM documents WHERE doc_id = ? AND kind = 'note'", (note_id,)
-        ):
+        if not self.has_note(note_id):
             raise NoteNotFoundError(f"There is no note with id {note_id}.")
         return self._load(note_id, DocKind.NOTE)
 
@@ -429,6 +427,25 @@ class Vault:
             loaded.ascii = str(loaded.text).isascii()
             loaded.length = None
         return self._after_change(loaded, origin, ops, update, wall_time)
+
+    def documents(self) -> list[tuple[str, DocKind]]:
+        """Every document in the vault: (id, kind)."""
+        self.flush_index_for_reading()
+        return [(d, DocKind(k)) for d, k in self._storage.query(
+            "SELECT doc_id, kind FROM documents ORDER BY created, doc_id"
+        )]
+
+    def state_vector(self, doc_id: str) -> bytes | None:
+        """The document's state vector, or None if this vault has never seen it."""
+        if doc_id not in self._docs and not self._storage.query(
+            "SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)
+        ):
+            return None
+        return self.encode_state_vector(doc_id)
+
+    def encode_state_vector(self, doc_id: str) -> bytes:
+        loaded = self._docs.get(doc_id) or self._load(doc_id, self._kind_of(doc_id))
+        return loaded.doc.get_state()
 
     def encode_state(self, doc_id: str, since_state: bytes | None = None) -> bytes:
         """The document as an update (or only what `since_state` lacks), for sync."""
@@ -562,6 +579,28 @@ class Vault:
             self.edit(note_id, [TextOp(0, 0, body)], initiator=initiator)
         self._mark_dirty(note_id)
         return note_id
+
+    def has_note(self, note_id: str) -> bool:
+        return note_id in self._docs or note_id in self._home or bool(self._storage.query(
+            "SELECT 1 FROM documents WHERE doc_id = ? AND kind = 'note'", (note_id,)
+        ))
+
+    def set_modified(self, note_id: str, modified: float) -> None:
+        """Set the list's modified time (imports carry it over from the file)."""
+        self._modified[note_id] = modified
+        self._dirty.setdefault(note_id, time.monotonic())
+
+    def imported_note(self, source_key: str) -> str | None:
+        """The note an earlier import made from this source file, if any."""
+        rows = self._storage.query("SELECT note_id FROM imports WHERE source_key = ?", (source_key,))
+        return rows[0][0] if rows else None
+
+    def remember_import(self, source_key: str, note_id: str) -> None:
+        self._require_writable()
+        self._storage.submit(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO imports (source_key, note_id) VALUES (?, ?)",
+            (source_key, note_id),
+        ))
 
     def notebook_of(self, note_id: str) -> str | None:
         return self._home.get(note_id)

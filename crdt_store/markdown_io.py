@@ -1,0 +1,251 @@
+"""Markdown export and import: one folder per notebook, one `.md` file per note.
+
+Export writes YAML front matter (id, tags, created, modified) above each body.
+Import reads a folder of `.md` files (our exports, an Obsidian vault): subfolders
+become notebooks, front matter is honoured, and importing the same folder again
+updates the notes it created instead of duplicating them. Bad files are reported
+and skipped; they never stop the import.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .markdown_text import (
+    FrontMatterError,
+    derive_tags,
+    format_front_matter,
+    safe_filename,
+    split_front_matter,
+    unique_name,
+)
+from .model import new_id
+from .vault import Vault
+
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+MAX_IMPORT_BYTES = 8 * 1024 * 1024
+OUR_KEYS = ("id", "tags", "created", "modified")
+TIME_KEYS = {"created": ("created", "date"), "modified": ("modified", "updated")}
+
+
+@dataclass
+class ExportReport:
+    notes: int = 0
+    notebooks: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def parse_time(value: object) -> float | None:
+    """Seconds since the epoch from an ISO 8601 string, a date, or a number; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+# ---- export --------------------------------------------------------------------------
+
+
+def export_vault(vault: Vault, dest: Path) -> ExportReport:
+    """Write every live note under `dest`, one folder per notebook (names with '/' nest)."""
+    report = ExportReport()
+    dest.mkdir(parents=True, exist_ok=True)
+    taken_dirs: dict[Path, set[str]] = {}
+    for notebook in vault.notebooks():
+        folder = dest
+        for part in [p for p in notebook.name.split("/") if p.strip()] or ["Untitled notebook"]:
+            folder = folder / safe_filename(part)
+        folder = _unique_dir(folder, taken_dirs)
+        folder.mkdir(parents=True, exist_ok=True)
+        report.notebooks += 1
+        taken: set[str] = set()
+        for summary in vault.list_notes(notebook.notebook_id):
+            body = vault.note_text(summary.note_id)
+            extra, text = _split_leniently(body)
+            meta: dict[str, object] = {
+                "id": summary.note_id,
+                "tags": list(derive_tags(text)),
+                "created": iso(summary.created),
+                "modified": iso(summary.modified),
+            }
+            meta.update({k: v for k, v in extra.items() if k not in meta})
+            path = folder / unique_name(safe_filename(summary.title), taken)
+            path.write_text(format_front_matter(meta) + text, encoding="utf-8")
+            report.files.append(path)
+            report.notes += 1
+    return report
+
+
+def _unique_dir(folder: Path, taken_dirs: dict[Path, set[str]]) -> Path:
+    """Two notebooks with the same name get 'Name', 'Name (2)'."""
+    taken = taken_dirs.setdefault(folder.parent, set())
+    return folder.parent / unique_name(folder.name, taken, ext="")
+
+
+def _split_leniently(body: str) -> tuple[dict[str, object], str]:
+    """A note body may carry front matter kept from an import; a broken one stays text."""
+    try:
+        return split_front_matter(body)
+    except FrontMatterError:
+        return {}, body
+
+
+# ---- import --------------------------------------------------------------------------
+
+
+def import_folder(vault: Vault, source: Path) -> ImportReport:
+    """Import every Markdown file below `source`; see the module docstring for the rules."""
+    source = source.expanduser().resolve()
+    if not source.is_dir():
+        raise NotADirectoryError(f"{source} is not a folder.")
+    report = ImportReport()
+    for path in _walk(source):
+        rel = path.relative_to(source).as_posix()
+        if path.suffix.lower() not in MARKDOWN_SUFFIXES:
+            report.skipped.append((rel, "not a Markdown file"))
+            continue
+        problem, text = _read_markdown(path)
+        if problem:
+            report.skipped.append((rel, problem))
+            continue
+        folder = path.parent.relative_to(source).as_posix()
+        notebook = source.name if folder == "." else folder
+        _import_one(vault, source, rel, path, text, notebook, report)
+    vault.flush()
+    return report
+
+
+def _walk(root: Path) -> list[Path]:
+    """Files below root in a stable order, skipping hidden entries and symlinks."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if not name.startswith(".") and not path.is_symlink():
+                found.append(path)
+    return found
+
+
+def _read_markdown(path: Path) -> tuple[str | None, str]:
+    """(problem, text): the reason to skip a file, or its text."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            return f"too large ({size // (1024 * 1024)} MB; the limit is "\
+                   f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB)", ""
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"could not be read: {exc.strerror or exc}", ""
+    if b"\x00" in data:
+        return "binary data, not Markdown", ""
+    try:
+        return None, data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte {exc.start})", ""
+
+
+def _import_one(
+    vault: Vault, source: Path, rel: str, path: Path, text: str, notebook_name: str,
+    report: ImportReport,
+) -> None:
+    try:
+        meta, body = split_front_matter(text)
+    except FrontMatterError as exc:
+        report.warnings.append((rel, f"front matter not understood, kept as text: {exc}"))
+        meta, body = {}, text
+    kept = {k: v for k, v in meta.items() if k not in OUR_KEYS and k not in ("date", "updated")}
+    body = _with_missing_tags(body, meta.get("tags"))
+    if kept:
+        body = format_front_matter(kept) + body
+    note_id = _existing_note(vault, source, rel, meta.get("id"))
+    if note_id is not None:
+        if vault.note_text(note_id) == body:
+            report.unchanged += 1
+        else:
+            vault.set_text(note_id, body)
+            report.updated += 1
+        _remember(vault, source, rel, note_id)
+        return
+    stat_time = path.stat().st_mtime
+    created = _meta_time(meta, "created") or stat_time
+    wanted_id = meta.get("id")
+    note_id = vault.create_note(
+        vault.notebook_named(notebook_name), body, created=created,
+        note_id=wanted_id if _valid_id(wanted_id) else new_id(),
+    )
+    vault.set_modified(note_id, _meta_time(meta, "modified") or stat_time)
+    _remember(vault, source, rel, note_id)
+    report.created += 1
+
+
+def _meta_time(meta: dict[str, object], which: str) -> float | None:
+    for key in TIME_KEYS[which]:
+        found = parse_time(meta.get(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _with_missing_tags(body: str, tags: object) -> str:
+    """Front-matter tags the body does not mention are added as a last line of #tags."""
+    if isinstance(tags, str):
+        tags = [t for t in tags.replace(",", " ").split() if t]
+    if not isinstance(tags, list):
+        return body
+    present = {t.casefold() for t in derive_tags(body)}
+    missing = []
+    for tag in tags:
+        name = str(tag).lstrip("#").strip().replace(" ", "-")
+        if name and name.casefold() not in present:
+            missing.append("#" + name)
+            present.add(name.casefold())
+    if not missing:
+        return body
+    return body.rstrip("\n") + ("\n\n" if body.strip() else "") + " ".join(missing) + "\n"
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 32 and all(
+        c in "0123456789abcdef" for c in value
+    )
+
+
+def _existing_note(vault: Vault, source: Path, rel: str, meta_id: object) -> str | None:
+    """The note this file was imported or exported as before, if it still exists."""
+    if _valid_id(meta_id) and vault.has_note(meta_id):
+        return meta_id
+    found = vault.imported_note(f"{source}::{rel}")
+    return found if found is not None and vault.has_note(found) else None
+
+
+def _remember(vault: Vault, source: Path, rel: str, note_id: str) -> None:
+    vault.remember_import(f"{source}::{rel}", note_id)

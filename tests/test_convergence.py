@@ -1,0 +1,80 @@
+"""Two real vaults exchanging updates converge, including concurrent edits."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crdt_store.events import Source
+from crdt_store.unicode_offsets import TextOp, apply_ops
+from crdt_store.vault import Vault
+
+from .conftest import sync_both, sync_once
+
+UNICODE_PIECES = ["a", "é", "e\u0301", "😀", "👩‍👩‍👧", "中", "ש", "م", "\n", " "]
+
+
+def test_two_vaults_converge_after_concurrent_edits(tmp_path) -> None:
+    with Vault(tmp_path / "a", display_name="Ada") as a, Vault(tmp_path / "b",
+                                                                display_name="Bo") as b:
+        nb = a.create_notebook("Shared")
+        note = a.create_note(nb, "The quick fox jumps.\n")
+        sync_once(a, b)
+        assert b.note_text(note) == "The quick fox jumps.\n"
+        a.edit(note, [TextOp(4, 0, "very ")])            # both edit while apart
+        b.edit(note, [TextOp(19, 0, " over the dog")])
+        b.rename_notebook(nb, "Team")
+        sync_both(a, b)
+        assert a.note_text(note) == b.note_text(note) == "The very quick fox jumps over the dog.\n"
+        assert a.notebook(nb).name == b.notebook(nb).name == "Team"
+        assert a.encode_state_vector(note) == b.encode_state_vector(note)
+
+
+def test_remote_events_carry_ops_that_rebuild_the_new_text(tmp_path) -> None:
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        note = a.create_note(a.create_notebook("N"), "héllo 😀 wörld")
+        sync_once(a, b)
+        seen = []
+        b.subscribe(seen.append)
+        a.edit(note, [TextOp(1, 1, "E"), TextOp(6, 2, "🙂🙂"), TextOp(13, 0, "!")])
+        before = b.note_text(note)
+        sync_once(a, b)
+        event = next(e for e in seen if e.doc_id == note)
+        assert event.origin.source is Source.REMOTE
+        assert event.origin.author == a.author
+        assert apply_ops(before, event.ops) == b.note_text(note) == a.note_text(note)
+
+
+def test_remote_notes_and_notebooks_appear_and_persist(tmp_path) -> None:
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        nb = a.create_notebook("From A")
+        note = a.create_note(nb, "# Shared note")
+        sync_once(a, b)
+        assert [n.title for n in b.list_notes(nb)] == ["Shared note"]
+    with Vault(tmp_path / "b") as b:
+        assert b.note_text(note) == "# Shared note"
+        assert [n.name for n in b.notebooks()] == ["From A"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_random_concurrent_unicode_edits_converge(tmp_path_factory, data) -> None:
+    root = tmp_path_factory.mktemp("conv")
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    with Vault(root / "a") as a, Vault(root / "b") as b:
+        note = a.create_note(a.create_notebook("N"), "start")
+        sync_once(a, b)
+        for _ in range(data.draw(st.integers(1, 4))):
+            for v in (a, b):
+                for _ in range(rng.randint(1, 4)):
+                    text = v.note_text(note)
+                    pos = rng.randint(0, len(text))
+                    delete = rng.randint(0, min(3, len(text) - pos))
+                    insert = "".join(rng.choice(UNICODE_PIECES) for _ in range(rng.randint(0, 4)))
+                    v.edit(note, [TextOp(pos, delete, insert)])
+            if rng.random() < 0.7:
+                sync_both(a, b)
+        sync_both(a, b)
+        assert a.note_text(note) == b.note_text(note)
