@@ -39,7 +39,7 @@ def _as_bytes(data: object) -> bytes:
     return bytes(data)
 
 
-def apply_updateguarded(doc: Doc, data: bytes) -> None:
+def apply_update_guarded(doc: Doc, data: bytes) -> None:
     """Apply update bytes to `doc`; any decoding failure becomes CorruptUpdateError."""
     blob = _as_bytes(data)
     guarded(lambda: doc.apply_update(blob), "update could not be applied")
@@ -52,7 +52,7 @@ def check_update(data: bytes) -> bytes:
     return blob
 
 
-def merge_updatesguarded(blobs: list[bytes]) -> bytes:
+def merge_updates_guarded(blobs: list[bytes]) -> bytes:
     """One update equivalent to all of `blobs`."""
     if len(blobs) == 1:
         return blobs[0]
