@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except PlaitError as exc:
         print(f"plait: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # anything unexpected: one line; --debug shows it
         if args.debug:
             raise
         print(f"plait: error: {exc}", file=sys.stderr)

@@ -33,12 +33,15 @@ class Rebuilt:
     bad: list[BadRow] = field(default_factory=list)
 
 
-def rebuild(stored: StoredDoc) -> Rebuilt:
-    """A document from its checkpoint and rows; bad blobs are skipped and listed."""
-    fast = _try_fast(stored)
+def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
+    """A document that writes as `client_id`, from its checkpoint and rows.
+
+    Bad blobs are skipped and listed.
+    """
+    fast = _try_fast(stored, client_id)
     if fast is not None:
         return Rebuilt(fast)
-    result = Rebuilt(new_doc())
+    result = Rebuilt(new_doc(client_id))
     if stored.checkpoint is not None:
         try:
             apply_update_guarded(result.doc, stored.checkpoint)
@@ -52,12 +55,12 @@ def rebuild(stored: StoredDoc) -> Rebuilt:
     return result
 
 
-def _try_fast(stored: StoredDoc) -> Doc | None:
+def _try_fast(stored: StoredDoc, client_id: int | None) -> Doc | None:
     """Merge all blobs in Rust and apply once; None when any blob is bad."""
     blobs = ([stored.checkpoint] if stored.checkpoint is not None else []) + [
         data for _, data in stored.updates
     ]
-    doc = new_doc()
+    doc = new_doc(client_id)
     if not blobs:
         return doc
     try:

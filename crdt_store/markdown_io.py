@@ -97,8 +97,12 @@ def export_vault(vault: Vault, dest: Path) -> ExportReport:
                 "modified": iso(summary.modified),
             }
             meta.update({k: v for k, v in extra.items() if k not in meta})
+            try:
+                header = format_front_matter(meta)
+            except ValueError:  # a key it cannot write ('"quoted": 1'): keep the body as is
+                header, text = format_front_matter({k: meta[k] for k in OUR_KEYS}), body
             path = folder / unique_name(safe_filename(summary.title), taken)
-            path.write_text(format_front_matter(meta) + text, encoding="utf-8")
+            path.write_text(header + text, encoding="utf-8")
             report.files.append(path)
             report.notes += 1
     return report
@@ -182,10 +186,14 @@ def _import_one(
     except FrontMatterError as exc:
         report.warnings.append((rel, f"front matter not understood, kept as text: {exc}"))
         meta, body = {}, text
+    written = text[: len(text) - len(body)]  # the front matter as it is in the file
     kept = {k: v for k, v in meta.items() if k not in OUR_KEYS and k not in ("date", "updated")}
     body = _with_missing_tags(body, meta.get("tags"))
     if kept:
-        body = format_front_matter(kept) + body
+        try:
+            body = format_front_matter(kept) + body
+        except ValueError:  # a key it cannot write ('"quoted": 1'): keep it as written
+            body = written + body
     note_id = _existing_note(vault, source, rel, meta.get("id"))
     if note_id is not None:
         if vault.note_text(note_id) == body:

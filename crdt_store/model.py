@@ -26,9 +26,12 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def new_doc() -> Doc:
-    """Every document keeps deleted content (no GC) so past versions can be rebuilt."""
-    return Doc(skip_gc=True)
+def new_doc(client_id: int | None = None) -> Doc:
+    """A document that writes as `client_id` (None: a throwaway, for reading only).
+
+    Every document keeps deleted content (no GC) so past versions can be rebuilt.
+    """
+    return Doc(skip_gc=True, client_id=client_id)
 
 
 def note_body(doc: Doc) -> Text:

@@ -72,6 +72,42 @@ def update_is_covered(update: bytes, state: bytes) -> bool:
     return True
 
 
+def encode_state_vector(vector: dict[int, int]) -> bytes:
+    """The lib0 encoding of a state vector (inverse of decode_state_vector)."""
+    out = bytearray()
+    _write_var_uint(out, len(vector))
+    for client, clock in vector.items():
+        _write_var_uint(out, client)
+        _write_var_uint(out, clock)
+    return bytes(out)
+
+
+def _write_var_uint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def made_on_for_local(base_state: bytes, update: bytes, client_id: int) -> bytes:
+    """The state vector a local update was made on, without asking pycrdt for it.
+
+    A local transaction sees every other client as of the last remote merge
+    (`base_state`) and its own client up to where its new operations start, which
+    the v1 update header states: a count of client blocks, then per block the
+    number of structs, the client and the starting clock.
+    """
+    vector = decode_state_vector(base_state)
+    blocks, pos = _read_var_uint(update, 0)
+    if blocks:  # a local update holds only its own client's block (none if it only deletes)
+        _, pos = _read_var_uint(update, pos)
+        client, pos = _read_var_uint(update, pos)
+        clock, pos = _read_var_uint(update, pos)
+        if client == client_id:
+            vector[client] = clock
+    return encode_state_vector(vector)
+
+
 def covers(have: dict[int, int], need: dict[int, int]) -> bool:
     """True when `have` has seen at least everything in `need`."""
     return all(have.get(client, 0) >= clock for client, clock in need.items())

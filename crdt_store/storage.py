@@ -27,6 +27,7 @@ from typing import Callable, Iterable, NamedTuple
 from pycrdt import merge_updates
 
 from .compaction import compact_document
+from .statevector import made_on_for_local
 from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
 log = logging.getLogger(__name__)
@@ -505,14 +506,21 @@ def coalesce_local_runs(records: list[UpdateRecord]) -> list[UpdateRecord]:
             open_run.pop(record.doc_id, None)
         runs.append([record])
     for run in runs:
+        first = run[0]
+        if first.origin == "local":  # its state_vector is the base state; see made_on_for_local
+            first = first._replace(
+                state_vector=made_on_for_local(first.state_vector, first.data, first.client_id)
+            )
         if len(run) == 1:
-            out.append(run[0])
+            out.append(first)
             continue
         try:
             merged = merge_updates(*[r.data for r in run])
         except (ValueError, RuntimeError):
             log.exception("could not merge local updates; storing them one by one")
-            out.extend(run)
+            out.append(first)
+            out.extend(r._replace(state_vector=made_on_for_local(
+                r.state_vector, r.data, r.client_id)) for r in run[1:])
             continue
-        out.append(run[0]._replace(data=merged, wall_time=run[-1].wall_time))
+        out.append(first._replace(data=merged, wall_time=run[-1].wall_time))
     return out

@@ -72,6 +72,7 @@ class _Loaded:
     text: Text | None  # the body, for notes
     ascii: bool | None = None  # body is pure ASCII (code points == UTF-8 bytes); None: not checked
     length: int | None = None  # body length in UTF-8 bytes, when known without asking pycrdt
+    base_state: bytes = b"\x00"  # state vector as of the last load or remote merge
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,7 @@ class Vault:
         loaded = self._docs.get(doc_id)
         if loaded is not None:
             return loaded
-        rebuilt = rebuild(self._storage.load(doc_id))
+        rebuilt = rebuild(self._storage.load(doc_id), self.author.client_id or None)
         for bad in rebuilt.bad:
             where = "checkpoint" if bad.seq is None else f"update {bad.seq}"
             self.notices.append(Notice(
@@ -240,7 +241,7 @@ class Vault:
 
     def _adopt(self, doc_id: str, kind: DocKind, doc: Doc) -> _Loaded:
         text = model.note_body(doc) if kind is DocKind.NOTE else None
-        loaded = _Loaded(doc_id, kind, doc, text)
+        loaded = _Loaded(doc_id, kind, doc, text, base_state=doc.get_state())
         if not self.read_only:
             doc.observe(partial(self._on_commit, loaded))
         self._docs[doc_id] = loaded
@@ -251,7 +252,7 @@ class Vault:
             "INSERT OR IGNORE INTO documents (doc_id, kind, created) VALUES (?, ?, ?)",
             (doc_id, kind.value, created),
         ))
-        return self._adopt(doc_id, kind, model.new_doc())
+        return self._adopt(doc_id, kind, model.new_doc(self.author.client_id))
 
     def _on_commit(self, loaded: _Loaded, event: TransactionEvent) -> None:
         """Persist every local transaction (pycrdt observer: must never raise)."""
@@ -263,9 +264,11 @@ class Vault:
             return
         author = self.author
         self._last_update = update
+        # event.before_state would cost pycrdt an encoding per keystroke; the writer
+        # derives the same state vector from base_state (see made_on_for_local).
         self._last_ticket = self._storage.append(UpdateRecord(
             loaded.doc_id, update, author.client_id, author.device_id, author.name,
-            time.time(), event.before_state, "local",
+            time.time(), loaded.base_state, "local",
         ))
         if origin is None:
             loaded.length = None
@@ -426,6 +429,7 @@ class Vault:
             ops = tuple(op for delta in deltas for op in utf8_delta_to_ops(old_text, delta))
             loaded.ascii = str(loaded.text).isascii()
             loaded.length = None
+        loaded.base_state = loaded.doc.get_state()
         return self._after_change(loaded, origin, ops, update, wall_time)
 
     def documents(self) -> list[tuple[str, DocKind]]:
