@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -43,7 +44,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.notes.currentItemChanged.connect(self._show_current)
         self.reload()
-        self.statusBar().showMessage(f"Vault: {vault.path}")
+        self.statusBar().addWidget(QLabel(f"Vault: {vault.path}"))
 
     def reload(self) -> None:
         self.notes.clear()

@@ -151,7 +151,7 @@ _DECORATION_LINE = re.compile(r"[ \t]*(?:(?:[-*_=][ \t]*){3,}|`{3,}.*|~{3,}.*)")
 def _strip_block_markers(line: str) -> str:
     while True:
         marker = _BLOCK_MARKER.match(line)
-        if not marker or not marker.end():
+        if not marker:
             return line
         line = line[marker.end() :]
 
