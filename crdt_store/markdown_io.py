@@ -20,6 +20,7 @@ from .markdown_text import (
     format_front_matter,
     safe_filename,
     split_front_matter,
+    split_front_matter_leniently,
     unique_name,
 )
 from .model import new_id
@@ -89,7 +90,7 @@ def export_vault(vault: Vault, dest: Path) -> ExportReport:
         taken: set[str] = set()
         for summary in vault.list_notes(notebook.notebook_id):
             body = vault.note_text(summary.note_id)
-            extra, text = _split_leniently(body)
+            extra, text = split_front_matter_leniently(body)
             meta: dict[str, object] = {
                 "id": summary.note_id,
                 "tags": list(derive_tags(text)),
@@ -112,14 +113,6 @@ def _unique_dir(folder: Path, taken_dirs: dict[Path, set[str]]) -> Path:
     """Two notebooks with the same name get 'Name', 'Name (2)'."""
     taken = taken_dirs.setdefault(folder.parent, set())
     return folder.parent / unique_name(folder.name, taken, ext="")
-
-
-def _split_leniently(body: str) -> tuple[dict[str, object], str]:
-    """A note body may carry front matter kept from an import; a broken one stays text."""
-    try:
-        return split_front_matter(body)
-    except FrontMatterError:
-        return {}, body
 
 
 # ---- import --------------------------------------------------------------------------

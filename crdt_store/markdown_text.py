@@ -420,6 +420,20 @@ _LOOKS_TYPED = re.compile(
 _BAD_KEY_START = frozenset("-?~") | _SPECIAL_CHARS
 
 
+def split_front_matter_leniently(text: str) -> tuple[dict[str, object], str]:
+    """Like split_front_matter, but text whose front matter is broken is all body.
+
+    For note bodies, which may carry front matter kept from an import: a note
+    must always show, so a broken block is just text.
+    """
+    if not text.startswith(("---", "\ufeff---")):
+        return {}, text
+    try:
+        return split_front_matter(text)
+    except FrontMatterError:
+        return {}, text
+
+
 def format_front_matter(data: dict[str, object]) -> str:
     """``---`` / ``key: value`` lines in insertion order / ``---``, read back by split_front_matter.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Iterable
 
 from pycrdt import Doc, Map, Text
 
@@ -36,6 +37,19 @@ def new_doc(client_id: int | None = None) -> Doc:
 
 def note_body(doc: Doc) -> Text:
     return doc.get(BODY, type=Text)
+
+
+def splice_text(text: Text, byte_ops: Iterable[tuple[int, int, str]]) -> None:
+    """Apply (position, delete, insert) splices, in pycrdt's UTF-8 byte offsets, in order.
+
+    The offsets must already be checked (unicode_offsets does): pycrdt puts an
+    out-of-range insert at the end of the text and panics on a split character.
+    """
+    for pos, delete, insert in byte_ops:
+        if delete:
+            del text[pos:pos + delete]
+        if insert:
+            text.insert(pos, insert)
 
 
 def catalog_info(doc: Doc) -> Map:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .markdown_text import FrontMatterError, derive_tags, derive_title, snippet, split_front_matter
+from .markdown_text import derive_tags, derive_title, snippet, split_front_matter_leniently
 from .model import NoteFlags, NoteSummary
 from .storage import Storage
 
@@ -46,13 +46,7 @@ def summarize(
 
     Front matter kept from an import is not the title: it is skipped.
     """
-    if text.startswith("---"):
-        try:
-            text_for_title = split_front_matter(text)[1]
-        except FrontMatterError:
-            text_for_title = text
-    else:
-        text_for_title = text
+    text_for_title = split_front_matter_leniently(text)[1]
     created = flags.created if flags else modified
     pinned, trashed = list_flags(notebook_id, flags)
     return NoteSummary(

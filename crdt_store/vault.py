@@ -362,11 +362,7 @@ class Vault:
         self._origin = origin
         try:
             with loaded.doc.transaction(origin=origin):
-                for pos, delete, insert in byte_ops:
-                    if delete:
-                        del text[pos:pos + delete]
-                    if insert:
-                        text.insert(pos, insert)
+                model.splice_text(text, byte_ops)
         except BaseException:
             new_length = None
             raise

@@ -9,6 +9,7 @@ from pycrdt import Doc, Text
 
 from crdt_store import textdiff
 from crdt_store.textdiff import diff_ops
+from crdt_store.model import splice_text
 from crdt_store.unicode_offsets import TextOp, apply_ops, ops_to_utf8
 
 ATOMS = ["a", "b", " ", "\n", "e\u0301", "👩\u200d👩\u200d👧", "🇫🇷", "中文", "שלום", "مرحبا"]
@@ -24,14 +25,6 @@ LIMITS = [
     {"CHAR_DIFF_LIMIT": 8, "CHAR_DIFF_BUDGET": 20},  # refinement budget runs out
     {"CHAR_DIFF_LIMIT": 8, "LINE_MATCH_BUDGET": 3},  # line matching too costly: replace the middle
 ]
-
-
-def apply_to_ytext(ytext: Text, byte_ops: list[tuple[int, int, str]]) -> None:
-    for pos, delete, insert in byte_ops:
-        if delete:
-            del ytext[pos : pos + delete]
-        if insert:
-            ytext.insert(pos, insert)
 
 
 @given(unicode_text, unicode_text)
@@ -108,7 +101,7 @@ def test_diff_edit_merges_with_concurrent_remote_edit(tail: str) -> None:
 
     tb.insert(0, "Inserted on B ✍️\n")  # concurrent edit at the start
     with a.transaction():
-        apply_to_ytext(ta, ops_to_utf8(old, diff_ops(old, new)))
+        splice_text(ta, ops_to_utf8(old, diff_ops(old, new)))
     assert str(ta) == new
 
     update_a = a.get_update(b.get_state())

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycrdt import Doc, Text
 
+from crdt_store.model import splice_text
 from crdt_store.unicode_offsets import (
     TextOp,
     apply_ops,
@@ -51,14 +52,6 @@ def apply_unit_ops(text: str, ops: list[tuple[int, int, str]], encoding: str, un
     for pos, delete, insert in ops:
         buf = buf[: pos * unit] + insert.encode(encoding) + buf[(pos + delete) * unit :]
     return buf.decode(encoding)
-
-
-def apply_to_ytext(ytext: Text, byte_ops: list[tuple[int, int, str]]) -> None:
-    for pos, delete, insert in byte_ops:
-        if delete:
-            del ytext[pos : pos + delete]
-        if insert:
-            ytext.insert(pos, insert)
 
 
 @st.composite
@@ -205,7 +198,7 @@ def test_ops_to_utf8_matches_pycrdt(case: tuple[str, list[TextOp]]) -> None:
     ytext = doc.get("body", type=Text)
     ytext += text
     with doc.transaction():
-        apply_to_ytext(ytext, byte_ops)
+        splice_text(ytext, byte_ops)
     assert str(ytext) == expected
 
 
@@ -284,10 +277,10 @@ def test_delta_from_remote_update_reproduces_new_text(case: tuple[str, list[Text
     b.apply_update(a.get_update())
     for op in remote_ops:  # one transaction per op
         with a.transaction():
-            apply_to_ytext(ta, ops_to_utf8(str(ta), [op]))
+            splice_text(ta, ops_to_utf8(str(ta), [op]))
     local_text = str(tb)
     with b.transaction():
-        apply_to_ytext(tb, ops_to_utf8(local_text, data.draw(ops_on(local_text))))
+        splice_text(tb, ops_to_utf8(local_text, data.draw(ops_on(local_text))))
 
     deltas: list[list[dict]] = []
     old = str(tb)

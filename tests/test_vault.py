@@ -150,3 +150,24 @@ def test_flush_makes_changes_visible_to_another_connection(vault_dir, vault) -> 
         assert reader.note_text(note) == "one two"
     finally:
         reader.close()
+
+
+def test_changes_made_outside_the_vault_are_stored_and_announced(vault_dir) -> None:
+    from pycrdt import Text, UndoManager
+
+    with Vault(vault_dir) as v:
+        note = v.create_note(v.create_notebook("N"), "keep")
+        body = v.note_doc(note).get("body", type=Text)
+        undo = UndoManager(scopes=[body], capture_timeout_millis=0)
+        undo.include_origin(v.local_origin(None))
+        v.edit(note, [TextOp(4, 0, " this")])
+        events = []
+        v.subscribe(events.append)
+        assert undo.undo()  # a transaction the vault did not make
+        assert v.note_text(note) == "keep"
+        assert events == []  # not inside pycrdt's commit...
+        v.deliver_pending()  # ...but when the owner asks
+        [event] = events
+        assert event.doc_id == note and event.ops is None and event.update
+    with Vault(vault_dir) as v:
+        assert v.note_text(note) == "keep"
