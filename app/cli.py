@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.markdown_io import export_vault, import_folder
@@ -122,7 +120,7 @@ def open_vault(path: Path, *, writes: bool) -> Vault:
 def _read_stdin() -> str:
     data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PlaitError(f"stdin is not UTF-8 text (byte {exc.start}); nothing was changed") from exc
 
@@ -157,7 +155,10 @@ def cmd_list(vault: Vault, args: argparse.Namespace) -> None:
 
 def cmd_show(vault: Vault, args: argparse.Namespace) -> None:
     text = vault.note_text(vault.resolve_note(args.note))
-    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))  # the note's bytes, whatever the locale
 
 
 def cmd_new(vault: Vault, args: argparse.Namespace) -> None:

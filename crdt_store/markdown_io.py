@@ -10,6 +10,7 @@ and skipped; they never stop the import.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +38,7 @@ class ExportReport:
     notes: int = 0
     notebooks: int = 0
     files: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # older exports of the same notes
 
 
 @dataclass
@@ -46,6 +48,7 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    notes: set[str] = field(default_factory=set, repr=False)  # ids this import wrote
 
 
 def iso(ts: float) -> str:
@@ -79,6 +82,7 @@ def export_vault(vault: Vault, dest: Path) -> ExportReport:
     """Write every live note under `dest`, one folder per notebook (names with '/' nest)."""
     report = ExportReport()
     dest.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_exports(dest)
     taken_dirs: dict[Path, set[str]] = {}
     for notebook in vault.notebooks():
         folder = dest
@@ -103,10 +107,35 @@ def export_vault(vault: Vault, dest: Path) -> ExportReport:
             except ValueError:  # a key it cannot write ('"quoted": 1'): keep the body as is
                 header, text = format_front_matter({k: meta[k] for k in OUR_KEYS}), body
             path = folder / unique_name(safe_filename(summary.title), taken)
-            path.write_text(header + text, encoding="utf-8")
+            path.write_text(header + text, encoding="utf-8", newline="")
             report.files.append(path)
             report.notes += 1
+    # A retitled or moved note leaves its earlier export behind; importing the folder
+    # later would bring the old text back. Remove exactly those files.
+    exported = {f.note_id for nb in vault.notebooks() for f in vault.list_notes(nb.notebook_id)}
+    written = set(report.files)
+    for path, note_id in earlier.items():
+        if note_id in exported and path not in written:
+            path.unlink(missing_ok=True)
+            report.removed.append(path)
     return report
+
+
+def _earlier_exports(dest: Path) -> dict[Path, str]:
+    """Markdown files already under `dest` that name a note id in their front matter."""
+    found: dict[Path, str] = {}
+    for path in dest.rglob("*.md"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+            head = fh.read(4096)
+        if not head.startswith("---"):
+            continue
+        end = head.find("\n---", 3)
+        meta, _ = split_front_matter_leniently(head[: end + 4] + "\n" if end > 0 else "")
+        if _valid_id(meta.get("id")):
+            found[path] = str(meta["id"])
+    return found
 
 
 def _unique_dir(folder: Path, taken_dirs: dict[Path, set[str]]) -> Path:
@@ -155,7 +184,10 @@ def _walk(root: Path) -> list[Path]:
 def _read_markdown(path: Path) -> tuple[str | None, str]:
     """(problem, text): the reason to skip a file, or its text."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file", ""
+        size = info.st_size
         if size > MAX_IMPORT_BYTES:
             return f"too large ({size // (1024 * 1024)} MB; the limit is "\
                    f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB)", ""
@@ -187,8 +219,14 @@ def _import_one(
             body = format_front_matter(kept) + body
         except ValueError:  # a key it cannot write ('"quoted": 1'): keep it as written
             body = written + body
+    if meta.get("id") in report.notes:
+        report.warnings.append((rel, "its id is also in an earlier file; imported as a new note"))
+        meta = {k: v for k, v in meta.items() if k != "id"}
     note_id = _existing_note(vault, source, rel, meta.get("id"))
+    if note_id in report.notes:
+        note_id = None
     if note_id is not None:
+        report.notes.add(note_id)
         if vault.note_text(note_id) == body:
             report.unchanged += 1
         else:
@@ -205,6 +243,7 @@ def _import_one(
     )
     vault.set_modified(note_id, _meta_time(meta, "modified") or stat_time)
     _remember(vault, source, rel, note_id)
+    report.notes.add(note_id)
     report.created += 1
 
 
@@ -225,6 +264,8 @@ def _with_missing_tags(body: str, tags: object) -> str:
     present = {t.casefold() for t in derive_tags(body)}
     missing = []
     for tag in tags:
+        if tag is None or isinstance(tag, bool):
+            continue
         name = str(tag).lstrip("#").strip().replace(" ", "-")
         if name and name.casefold() not in present:
             missing.append("#" + name)

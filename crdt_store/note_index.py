@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from typing import Callable, Iterable
 
 from .markdown_text import derive_tags, derive_title, snippet, split_front_matter_leniently
+from .errors import AmbiguousNoteError, NoteNotFoundError
 from .model import NoteFlags, NoteSummary
 from .storage import Storage
 
@@ -105,3 +108,130 @@ def stale_note_ids(storage: Storage) -> list[str]:
         "            AND c.upto_seq > n.index_seq))"
     )
     return [r[0] for r in rows]
+
+
+Placement = tuple[str | None, NoteFlags | None]  # (notebook id, catalog entry)
+
+# A note being typed in is re-indexed at most this often; the rest on flush or close.
+INDEX_THROTTLE = 0.5
+
+
+class NoteList:
+    """Keeps the note_index rows in step with the documents, and answers list queries.
+
+    The vault tells it which notes changed (`touch`) and where notes live
+    (`placement`); it re-derives a note's row at most every INDEX_THROTTLE seconds
+    while the note is being edited, and for every pending note on `refresh()`.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        text_of: Callable[[str], str],
+        placement: Callable[[str], Placement],
+        read_only: bool,
+    ) -> None:
+        self._storage = storage
+        self._text_of = text_of
+        self._placement = placement
+        self._read_only = read_only
+        self._dirty: dict[str, float] = {}
+        self._indexed_at: dict[str, float] = {}
+        self._modified: dict[str, float] = {}
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._dirty)
+
+    def touch(self, note_id: str, wall_time: float | None = None) -> None:
+        """A note's text changed (at `wall_time`, if it is news for the modified time)."""
+        if wall_time is not None:
+            self._modified[note_id] = max(wall_time, self._modified.get(note_id, 0.0))
+        now = time.monotonic()
+        self._dirty.setdefault(note_id, now)
+        if now - self._indexed_at.get(note_id, 0.0) >= INDEX_THROTTLE:
+            self.refresh([note_id])
+
+    def set_modified(self, note_id: str, modified: float) -> None:
+        """Override the modified time (imports carry it over from the file)."""
+        self._modified[note_id] = modified
+        self._dirty.setdefault(note_id, time.monotonic())
+
+    def placement_changed(self, note_id: str) -> None:
+        """A catalog moved, pinned or trashed the note: update those columns only."""
+        if not self._read_only:
+            queue_flags(self._storage, note_id, *self._placement(note_id))
+
+    def refresh(self, note_ids: Iterable[str] | None = None) -> None:
+        """Write the rows of changed notes (cheap when nothing changed)."""
+        if self._read_only:
+            return
+        for note_id in list(self._dirty if note_ids is None else note_ids):
+            if self._dirty.pop(note_id, None) is None:
+                continue
+            self._indexed_at[note_id] = time.monotonic()
+            try:
+                text = self._text_of(note_id)
+            except NoteNotFoundError:
+                continue
+            modified = self._modified.get(note_id) or self._stored_modified(note_id)
+            self._modified[note_id] = modified
+            queue_write(self._storage, summarize(note_id, text, *self._placement(note_id),
+                                                 modified))
+
+    def reconcile(self) -> None:
+        """After a crash the rows may lag the documents: repair what is stale."""
+        for note_id in stale_note_ids(self._storage):
+            self._dirty[note_id] = 0.0
+        for note_id, notebook_id, pinned, trashed in self._storage.query(
+            "SELECT note_id, notebook_id, pinned, trashed FROM note_index"
+        ):
+            home, flags = self._placement(note_id)
+            if (home, bool(pinned), bool(trashed)) != (notebook_id, *list_flags(home, flags)):
+                self.placement_changed(note_id)
+        self.refresh()
+
+    def _stored_modified(self, note_id: str) -> float:
+        row = self._storage.query(
+            "SELECT max(t) FROM (SELECT max(wall_time) AS t FROM updates WHERE doc_id = ?1 "
+            "UNION ALL SELECT max(end_time) FROM version_marks WHERE doc_id = ?1 "
+            "UNION ALL SELECT modified FROM note_index WHERE note_id = ?1)",
+            (note_id,),
+        )
+        return float(row[0][0] or 0.0)
+
+    # ---- queries (call the vault's flush first, so pending rows are visible) -----------
+
+    def notes(self, notebook_id: str | None, trashed: bool) -> list[NoteSummary]:
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE trashed = ?"
+        params: list[object] = [int(trashed)]
+        if notebook_id is not None:
+            sql += " AND notebook_id = ?"
+            params.append(notebook_id)
+        sql += " ORDER BY pinned DESC, modified DESC"
+        return [row_to_summary(r) for r in self._storage.query(sql, params)]
+
+    def summary(self, note_id: str) -> NoteSummary:
+        rows = self._storage.query(
+            f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE note_id = ?", (note_id,)
+        )
+        if not rows:
+            raise NoteNotFoundError(f"There is no note with id {note_id}.")
+        return row_to_summary(rows[0])
+
+    def resolve(self, ref: str) -> str:
+        """A note id from an id, an id prefix (4+ characters) or an exact title."""
+        ref = ref.strip()
+        query = self._storage.query
+        rows = query("SELECT note_id, title FROM note_index WHERE note_id = ?", (ref,))
+        if not rows and len(ref) >= 4:
+            rows = query("SELECT note_id, title FROM note_index WHERE note_id LIKE ? || '%'",
+                         (ref.lower(),))
+        if not rows:
+            rows = query("SELECT note_id, title FROM note_index WHERE lower(title) = lower(?)",
+                         (ref,))
+        if not rows:
+            raise NoteNotFoundError(f"No note matches '{ref}'.")
+        if len(rows) > 1:
+            raise AmbiguousNoteError(ref, [(r[0], r[1]) for r in rows])
+        return rows[0][0]

@@ -36,15 +36,7 @@ from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
 from .guard import apply_update_guarded, check_update
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import NotebookInfo, NoteFlags, NoteSummary
-from .note_index import (
-    SUMMARY_COLUMNS,
-    list_flags,
-    queue_flags,
-    queue_write,
-    row_to_summary,
-    stale_note_ids,
-    summarize,
-)
+from .note_index import NoteList
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
 from .unicode_offsets import TextOp, ops_to_utf8, sanitize, utf8_delta_to_ops
@@ -53,7 +45,6 @@ from .vault_lock import VaultLock
 log = logging.getLogger(__name__)
 
 EMPTY_UPDATE = b"\x00\x00"
-INDEX_THROTTLE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +105,6 @@ class Vault:
         self._foreign: list[tuple[_Loaded, bytes]] = []
         self._home: dict[str, str] = {}  # note id -> notebook id holding it
         self._flags: dict[str, NoteFlags] = {}
-        self._modified: dict[str, float] = {}
-        self._dirty: dict[str, float] = {}  # note id -> time it became dirty
-        self._indexed_at: dict[str, float] = {}
         db_path = self.path / DB_NAME
         self._lock = VaultLock(self.path)
         if read_only:
@@ -134,9 +122,10 @@ class Vault:
                 compact_after_rows=compact_after_rows,
             )
             self.author = self._establish_identity(db_path, display_name)
+            self._list = NoteList(self._storage, self.note_text, self._placement, read_only)
             self._load_catalogs()
             if not read_only:
-                self._reconcile_index()
+                self._list.reconcile()
         except BaseException:
             self._lock.release()
             raise
@@ -293,8 +282,7 @@ class Vault:
         wall_time: float,
     ) -> ChangeEvent | None:
         if loaded.kind is DocKind.NOTE:
-            self._modified[loaded.doc_id] = max(wall_time, self._modified.get(loaded.doc_id, 0.0))
-            self._mark_dirty(loaded.doc_id)
+            self._list.touch(loaded.doc_id, wall_time)
         else:
             self._reread_catalog()
         if not self._subscribers:
@@ -467,20 +455,6 @@ class Vault:
             self._load(doc_id, DocKind.CATALOG)
         self._reread_catalog(publish=False)
 
-    def _reconcile_index(self) -> None:
-        """After a crash the index may lag the documents: repair what is stale."""
-        for note_id in stale_note_ids(self._storage):
-            self._dirty[note_id] = 0.0
-        for note_id, notebook_id, pinned, trashed in self._storage.query(
-            "SELECT note_id, notebook_id, pinned, trashed FROM note_index"
-        ):
-            home = self._home.get(note_id)
-            if (home, bool(pinned), bool(trashed)) != (
-                notebook_id, *list_flags(home, self._flags.get(note_id))
-            ):
-                queue_flags(self._storage, note_id, home, self._flags.get(note_id))
-        self.refresh_index()
-
     def _catalogs(self) -> list[_Loaded]:
         return [d for d in self._docs.values() if d.kind is DocKind.CATALOG]
 
@@ -499,9 +473,12 @@ class Vault:
         changed = {n for n in home.keys() | self._home.keys()
                    if home.get(n) != self._home.get(n) or flags.get(n) != self._flags.get(n)}
         self._home, self._flags = home, flags
-        if publish and not self.read_only:
+        if publish:
             for note_id in changed:
-                queue_flags(self._storage, note_id, home.get(note_id), flags.get(note_id))
+                self._list.placement_changed(note_id)
+
+    def _placement(self, note_id: str) -> tuple[str | None, NoteFlags | None]:
+        return self._home.get(note_id), self._flags.get(note_id)
 
     def notebooks(self, *, include_trashed: bool = False) -> list[NotebookInfo]:
         infos = [model.read_notebook(c.doc, c.doc_id) for c in self._catalogs()]
@@ -571,13 +548,13 @@ class Vault:
         note_id = note_id or model.new_id()
         created = time.time() if created is None else created
         self._create_doc(note_id, DocKind.NOTE, created)
-        self._modified[note_id] = created
+        self._list.set_modified(note_id, created)
         with self._transact(catalog, initiator) as txn:
             model.write_entry(catalog.doc, note_id, NoteFlags(created))
         txn.finish()
         if body:
             self.edit(note_id, [TextOp(0, 0, body)], initiator=initiator)
-        self._mark_dirty(note_id)
+        self._list.touch(note_id)
         return note_id
 
     def has_note(self, note_id: str) -> bool:
@@ -587,8 +564,7 @@ class Vault:
 
     def set_modified(self, note_id: str, modified: float) -> None:
         """Set the list's modified time (imports carry it over from the file)."""
-        self._modified[note_id] = modified
-        self._dirty.setdefault(note_id, time.monotonic())
+        self._list.set_modified(note_id, modified)
 
     def imported_note(self, source_key: str) -> str | None:
         """The note an earlier import made from this source file, if any."""
@@ -646,85 +622,31 @@ class Vault:
 
     # ---- the note list (derived index) -------------------------------------------------
 
-    def _mark_dirty(self, note_id: str) -> None:
-        now = time.monotonic()
-        self._dirty.setdefault(note_id, now)
-        if now - self._indexed_at.get(note_id, 0.0) >= INDEX_THROTTLE:
-            self.refresh_index([note_id])
-
-    def refresh_index(self, note_ids: Iterable[str] | None = None) -> None:
+    def refresh_index(self) -> None:
         """Write the list entries of changed notes (cheap when nothing changed)."""
-        if self.read_only:
-            return
-        for note_id in list(self._dirty if note_ids is None else note_ids):
-            if self._dirty.pop(note_id, None) is None:
-                continue
-            self._indexed_at[note_id] = time.monotonic()
-            try:
-                text = self.note_text(note_id)
-            except NoteNotFoundError:
-                continue
-            modified = self._modified.get(note_id) or self._stored_modified(note_id)
-            self._modified[note_id] = modified
-            queue_write(self._storage, summarize(
-                note_id, text, self._home.get(note_id), self._flags.get(note_id), modified,
-            ))
-
-    def _stored_modified(self, note_id: str) -> float:
-        row = self._storage.query(
-            "SELECT max(t) FROM (SELECT max(wall_time) AS t FROM updates WHERE doc_id = ?1 "
-            "UNION ALL SELECT max(end_time) FROM version_marks WHERE doc_id = ?1 "
-            "UNION ALL SELECT modified FROM note_index WHERE note_id = ?1)",
-            (note_id,),
-        )
-        return float(row[0][0] or 0.0)
+        self._list.refresh()
 
     def list_notes(
         self, notebook_id: str | None = None, *, trashed: bool = False
     ) -> list[NoteSummary]:
         """Notes for the list, pinned first, then most recently modified."""
-        sql = f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE trashed = ?"
-        params: list[object] = [int(trashed)]
-        if notebook_id is not None:
-            sql += " AND notebook_id = ?"
-            params.append(notebook_id)
-        sql += " ORDER BY pinned DESC, modified DESC"
         self.flush_index_for_reading()
-        return [row_to_summary(r) for r in self._storage.query(sql, params)]
+        return self._list.notes(notebook_id, trashed)
 
     def note_summary(self, note_id: str) -> NoteSummary:
         self.flush_index_for_reading()
-        rows = self._storage.query(
-            f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE note_id = ?", (note_id,)
-        )
-        if not rows:
-            raise NoteNotFoundError(f"There is no note with id {note_id}.")
-        return row_to_summary(rows[0])
-
-    def flush_index_for_reading(self) -> None:
-        """Make pending list entries visible to this thread's reads."""
-        if self._dirty or (not self.read_only
-                           and self._storage.durable_ticket < self._storage.last_ticket):
-            self.flush()
+        return self._list.summary(note_id)
 
     def resolve_note(self, ref: str) -> str:
         """A note id from an id, an id prefix (4+ characters) or an exact title."""
-        ref = ref.strip()
         self.flush_index_for_reading()
-        rows = self._storage.query("SELECT note_id, title FROM note_index WHERE note_id = ?", (ref,))
-        if not rows and len(ref) >= 4:
-            rows = self._storage.query(
-                "SELECT note_id, title FROM note_index WHERE note_id LIKE ? || '%'", (ref.lower(),)
-            )
-        if not rows:
-            rows = self._storage.query(
-                "SELECT note_id, title FROM note_index WHERE lower(title) = lower(?)", (ref,)
-            )
-        if not rows:
-            raise NoteNotFoundError(f"No note matches '{ref}'.")
-        if len(rows) > 1:
-            raise AmbiguousNoteError(ref, [(r[0], r[1]) for r in rows])
-        return rows[0][0]
+        return self._list.resolve(ref)
+
+    def flush_index_for_reading(self) -> None:
+        """Make pending list entries visible to this thread's reads."""
+        if self._list.has_pending or (not self.read_only
+                                      and self._storage.durable_ticket < self._storage.last_ticket):
+            self.flush()
 
     # ---- health ------------------------------------------------------------------------
 

@@ -269,3 +269,40 @@ def test_bad_files_never_stop_the_import(vault, tmp_path) -> None:
     # And the vault holding those notes still exports.
     assert export_vault(vault, tmp_path / "out").notes == 4
 
+
+
+def test_exporting_again_replaces_the_file_of_a_retitled_note(vault, tmp_path) -> None:
+    note = vault.create_note(vault.create_notebook("Work"), "# Old title\nbody")
+    out = tmp_path / "out"
+    export_vault(vault, out)
+    vault.set_text(note, "# New title\nnew body")
+    report = export_vault(vault, out)
+    assert relative_files(out) == {"Work/New title.md"}
+    assert [p.name for p in report.removed] == ["Old title.md"]
+    import_folder(vault, out)
+    assert vault.note_text(note) == "# New title\nnew body"
+
+
+def test_two_files_with_one_id_become_two_notes(vault, tmp_path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    header = "---\nid: " + "ab" * 16 + "\n---\n"
+    (src / "a.md").write_text(header + "first copy\n", encoding="utf-8")
+    (src / "b.md").write_text(header + "second copy\n", encoding="utf-8")
+    report = import_folder(vault, src)
+    assert report.created == 2
+    assert any("earlier file" in reason for _, reason in report.warnings)
+    bodies = {vault.note_text(n.note_id) for n in vault.list_notes()}
+    assert bodies == {"first copy\n", "second copy\n"}
+
+
+def test_a_named_pipe_is_skipped_not_waited_on(vault, tmp_path) -> None:
+    import os
+
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mkfifo(src / "pipe.md")
+    (src / "real.md").write_text("real\n", encoding="utf-8")
+    report = import_folder(vault, src)
+    assert report.skipped == [("pipe.md", "not a regular file")]
+    assert report.created == 1
