@@ -11,10 +11,14 @@ SUITES = {"store": bench_store.main}
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
-    parser.add_argument("suites", nargs="*", choices=[[], *SUITES], default=list(SUITES))
+    parser.add_argument("suites", nargs="*", metavar="SUITE",
+                        help=f"which to run: {', '.join(SUITES)} (default: all)")
     parser.add_argument("--limit", type=int, default=None,
                         help="replay only the first N transactions (a quick look)")
     args = parser.parse_args()
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
     for name in args.suites or SUITES:
         SUITES[name](limit=args.limit)
 
