@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from .markdown_text import derive_tags, derive_title, snippet, split_front_matter_leniently
@@ -138,6 +139,9 @@ class NoteList:
         self._dirty: dict[str, float] = {}
         self._indexed_at: dict[str, float] = {}
         self._modified: dict[str, float] = {}
+        # Rows written but perhaps not committed yet, with the ticket that makes them
+        # durable: queries lay these over SQLite, so reading never waits on the disk.
+        self._fresh: dict[str, tuple[int, NoteSummary]] = {}
 
     @property
     def has_pending(self) -> bool:
@@ -159,8 +163,24 @@ class NoteList:
 
     def placement_changed(self, note_id: str) -> None:
         """A catalog moved, pinned or trashed the note: update those columns only."""
-        if not self._read_only:
-            queue_flags(self._storage, note_id, *self._placement(note_id))
+        if self._read_only:
+            return
+        notebook_id, flags = self._placement(note_id)
+        ticket = queue_flags(self._storage, note_id, notebook_id, flags)
+        current = self._current(note_id)
+        if current is not None:
+            pinned, trashed = list_flags(notebook_id, flags)
+            self._fresh[note_id] = (ticket, replace(
+                current, notebook_id=notebook_id, pinned=pinned, trashed=trashed))
+
+    def _current(self, note_id: str) -> NoteSummary | None:
+        fresh = self._fresh.get(note_id)
+        if fresh is not None:
+            return fresh[1]
+        rows = self._storage.query(
+            f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE note_id = ?", (note_id,)
+        )
+        return row_to_summary(rows[0]) if rows else None
 
     def refresh(self, note_ids: Iterable[str] | None = None) -> None:
         """Write the rows of changed notes (cheap when nothing changed)."""
@@ -176,8 +196,8 @@ class NoteList:
                 continue
             modified = self._modified.get(note_id) or self._stored_modified(note_id)
             self._modified[note_id] = modified
-            queue_write(self._storage, summarize(note_id, text, *self._placement(note_id),
-                                                 modified))
+            summary = summarize(note_id, text, *self._placement(note_id), modified)
+            self._fresh[note_id] = (queue_write(self._storage, summary), summary)
 
     def reconcile(self) -> None:
         """After a crash the rows may lag the documents: repair what is stale."""
@@ -200,24 +220,34 @@ class NoteList:
         )
         return float(row[0][0] or 0.0)
 
-    # ---- queries (call the vault's flush first, so pending rows are visible) -----------
+    # ---- queries: committed rows with the fresh ones laid over them ---------------------
+
+    def _forget_durable(self) -> None:
+        durable = self._storage.durable_ticket
+        self._fresh = {k: v for k, v in self._fresh.items() if v[0] > durable}
 
     def notes(self, notebook_id: str | None, trashed: bool) -> list[NoteSummary]:
+        """Pinned first, then most recently modified; never waits on the writer."""
+        self.refresh()
+        self._forget_durable()
         sql = f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE trashed = ?"
         params: list[object] = [int(trashed)]
         if notebook_id is not None:
             sql += " AND notebook_id = ?"
             params.append(notebook_id)
-        sql += " ORDER BY pinned DESC, modified DESC"
-        return [row_to_summary(r) for r in self._storage.query(sql, params)]
+        found = {r[0]: row_to_summary(r) for r in self._storage.query(sql, params)}
+        for note_id, (_, summary) in self._fresh.items():
+            found.pop(note_id, None)
+            if summary.trashed == trashed and notebook_id in (None, summary.notebook_id):
+                found[note_id] = summary
+        return sorted(found.values(), key=lambda n: (not n.pinned, -n.modified))
 
     def summary(self, note_id: str) -> NoteSummary:
-        rows = self._storage.query(
-            f"SELECT {SUMMARY_COLUMNS} FROM note_index WHERE note_id = ?", (note_id,)
-        )
-        if not rows:
+        self.refresh([note_id])
+        current = self._current(note_id)
+        if current is None:
             raise NoteNotFoundError(f"There is no note with id {note_id}.")
-        return row_to_summary(rows[0])
+        return current
 
     def resolve(self, ref: str) -> str:
         """A note id from an id, an id prefix (4+ characters) or an exact title."""

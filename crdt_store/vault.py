@@ -25,8 +25,6 @@ from . import model
 from .compaction import quarantine_row
 from .documents import rebuild
 from .errors import (
-    AmbiguousNoteError,
-    CorruptUpdateError,
     NotebookNotFoundError,
     NoteNotFoundError,
     ReadOnlyVaultError,
@@ -39,7 +37,7 @@ from .model import NotebookInfo, NoteFlags, NoteSummary
 from .note_index import NoteList
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
-from .unicode_offsets import TextOp, ops_to_utf8, sanitize, utf8_delta_to_ops
+from .unicode_offsets import TextOp, apply_ops, ops_to_utf8, sanitize, utf8_delta_to_ops
 from .vault_lock import VaultLock
 
 log = logging.getLogger(__name__)
@@ -97,6 +95,7 @@ class Vault:
         self.read_only = read_only
         self.notices: list[Notice] = []
         self._subscribers: list[Subscriber] = []
+        self._merge_guards: list[Callable[[str], None]] = []
         self._docs: dict[str, _Loaded] = {}
         self._origin: Origin | None = None
         self._local_origins: dict[Hashable | None, Origin] = {}
@@ -168,6 +167,16 @@ class Vault:
         """Call `callback(ChangeEvent)` after every change; returns an unsubscribe function."""
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
+
+    def before_remote_merge(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(doc_id)` just before a remote update is merged into a document.
+
+        An editor that batches keystrokes uses it to commit them first, so its
+        pending edits and the merge never refer to different versions of the text.
+        Returns an unsubscribe function.
+        """
+        self._merge_guards.append(callback)
+        return lambda: self._merge_guards.remove(callback)
 
     # ---- identity ----------------------------------------------------------------------
 
@@ -387,34 +396,74 @@ class Vault:
         nothing when the bytes are not a valid update."""
         self._require_writable()
         update = check_update(update)
+        for guard in list(self._merge_guards):
+            guard(doc_id)
         loaded = self._docs.get(doc_id)
         if loaded is None:
             known = self._storage.query("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,))
             loaded = (self._load(doc_id, DocKind(known[0][0])) if known
                       else self._create_doc(doc_id, kind, wall_time))
         origin = Origin(Source.REMOTE, author, initiator)
+
+        def merge() -> None:
+            with loaded.doc.transaction(origin=origin):
+                apply_update_guarded(loaded.doc, update)
+
+        ops = self._capture_ops(loaded, origin, merge)
+        self._last_ticket = self._storage.append(UpdateRecord(
+            doc_id, update, author.client_id, author.device_id, author.name,
+            wall_time, made_on, "remote",
+        ))
+        loaded.base_state = loaded.doc.get_state()
+        return self._after_change(loaded, origin, ops, update, wall_time)
+
+    def run_tracked(
+        self, note_id: str, action: Callable[[], object], *, initiator: Hashable | None = None
+    ) -> object:
+        """Run `action` (say, a pycrdt UndoManager's undo) as a local change of a note.
+
+        Whatever transaction it makes is stored, and published with its ops like
+        any edit. Returns what `action` returns.
+        """
+        self._require_writable()
+        loaded = self._note(note_id)
+        origin = self.local_origin(initiator)
+        before = self._last_ticket
+        result: list[object] = []
+        ops = self._capture_ops(loaded, origin, lambda: result.append(action()))
+        if self._last_ticket != before:
+            self._after_change(loaded, origin, ops, self._last_update, time.time())
+        return result[0] if result else None
+
+    def _capture_ops(
+        self, loaded: _Loaded, origin: Origin, change: Callable[[], None]
+    ) -> tuple[TextOp, ...]:
+        """Run `change` under `origin` and return the body's splices it made, in code points.
+
+        A pycrdt Text observer costs too much for every keystroke, so it is attached
+        only around changes whose splices are not known in advance.
+        """
         deltas: list[list[dict]] = []
         old_text = str(loaded.text) if loaded.text is not None else ""
         subscription = loaded.text.observe(lambda e: deltas.append(e.delta)) if loaded.text else None
         self._origin = origin
         try:
-            with loaded.doc.transaction(origin=origin):
-                apply_update_guarded(loaded.doc, update)
+            change()
         finally:
             self._origin = None
             if subscription is not None:
                 loaded.text.unobserve(subscription)
-        self._last_ticket = self._storage.append(UpdateRecord(
-            doc_id, update, author.client_id, author.device_id, author.name,
-            wall_time, made_on, "remote",
-        ))
-        ops: tuple[TextOp, ...] | None = ()
-        if loaded.text is not None:
-            ops = tuple(op for delta in deltas for op in utf8_delta_to_ops(old_text, delta))
-            loaded.ascii = str(loaded.text).isascii()
-            loaded.length = None
-        loaded.base_state = loaded.doc.get_state()
-        return self._after_change(loaded, origin, ops, update, wall_time)
+        if loaded.text is None:
+            return ()
+        loaded.ascii = None
+        loaded.length = None
+        ops: list[TextOp] = []
+        text = old_text
+        for delta in deltas:  # each delta is relative to the text the previous one left
+            step = utf8_delta_to_ops(text, delta)
+            text = apply_ops(text, step)
+            ops.extend(step)
+        return tuple(ops)
 
     def documents(self) -> list[tuple[str, DocKind]]:
         """Every document in the vault: (id, kind)."""
@@ -629,12 +678,13 @@ class Vault:
     def list_notes(
         self, notebook_id: str | None = None, *, trashed: bool = False
     ) -> list[NoteSummary]:
-        """Notes for the list, pinned first, then most recently modified."""
-        self.flush_index_for_reading()
+        """Notes for the list, pinned first, then most recently modified.
+
+        Never waits on the disk: entries not yet written are laid over the table.
+        """
         return self._list.notes(notebook_id, trashed)
 
     def note_summary(self, note_id: str) -> NoteSummary:
-        self.flush_index_for_reading()
         return self._list.summary(note_id)
 
     def resolve_note(self, ref: str) -> str:

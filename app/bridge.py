@@ -1,0 +1,38 @@
+"""The one place where store events cross into Qt.
+
+The vault calls plain Python callbacks; the bridge re-emits them as Qt signals.
+Signals emitted from another thread (the sync engine, later) reach receivers on
+the GUI thread through Qt's queued connections, so views only ever run there.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from crdt_store.events import ChangeEvent, DocKind
+from crdt_store.vault import Vault
+
+
+class VaultBridge(QObject):
+    """Turns a vault's ChangeEvents into `note_changed` and `catalog_changed` signals."""
+
+    note_changed = Signal(object)  # ChangeEvent of a note's body
+    catalog_changed = Signal(object)  # ChangeEvent of a notebook catalog
+    problem = Signal(str)  # a message for the banner
+
+    def __init__(self, vault: Vault, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.vault = vault
+        self._unsubscribe = vault.subscribe(self._publish)
+
+    def _publish(self, event: ChangeEvent) -> None:
+        if event.kind is DocKind.NOTE:
+            self.note_changed.emit(event)
+        else:
+            self.catalog_changed.emit(event)
+
+    def report(self, message: str) -> None:
+        self.problem.emit(message)
+
+    def close(self) -> None:
+        self._unsubscribe()
