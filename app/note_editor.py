@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from pycrdt import UndoManager
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
@@ -44,6 +44,7 @@ class NoteEditor(QPlainTextEdit):
 
     note_opened = Signal(object)  # note id or None
     undo_state_changed = Signal(bool, bool)  # can undo, can redo
+    palette_changed = Signal(object)  # QPalette: light or dark theme switched
 
     @staticmethod
     def undo_clock() -> int:
@@ -62,6 +63,7 @@ class NoteEditor(QPlainTextEdit):
         self._undo: UndoManager | None = None
         self.setUndoRedoEnabled(False)
         self.setTabChangesFocus(False)
+        self.document().setDocumentMargin(12)
         self.setPlaceholderText("Select a note, or press Ctrl+N to write a new one.")
         self._commit_timer = QTimer(self)
         self._commit_timer.setSingleShot(True)
@@ -210,6 +212,11 @@ class NoteEditor(QPlainTextEdit):
 
     def _emit_undo_state(self) -> None:
         self.undo_state_changed.emit(self.can_undo(), self.can_redo())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.palette_changed.emit(self.palette())
 
     # ---- keys and mouse --------------------------------------------------------------
 

@@ -70,18 +70,22 @@ class NoteFlags:
     trashed_at: float | None = None
 
 
+def entry_from(data: dict) -> NoteFlags:
+    """A catalog entry from its map's plain value."""
+    return NoteFlags(
+        created=float(data.get("created") or 0.0),
+        pinned=bool(data.get("pinned", False)),
+        trashed=bool(data.get("trashed", False)),
+        trashed_at=data.get("trashed_at"),
+    )
+
+
 def read_entries(doc: Doc) -> dict[str, NoteFlags]:
     """All note entries of a catalog document."""
-    entries: dict[str, NoteFlags] = {}
-    for note_id, value in catalog_notes(doc).items():
-        data = value.to_py() if isinstance(value, Map) else {}
-        entries[note_id] = NoteFlags(
-            created=float(data.get("created") or 0.0),
-            pinned=bool(data.get("pinned", False)),
-            trashed=bool(data.get("trashed", False)),
-            trashed_at=data.get("trashed_at"),
-        )
-    return entries
+    return {
+        note_id: entry_from(value.to_py() if isinstance(value, Map) else {})
+        for note_id, value in catalog_notes(doc).items()
+    }
 
 
 def write_entry(doc: Doc, note_id: str, flags: NoteFlags) -> None:
@@ -111,16 +115,19 @@ class NotebookInfo:
     note_count: int
 
 
-def read_notebook(doc: Doc, notebook_id: str) -> NotebookInfo:
+def read_notebook(doc: Doc, notebook_id: str, note_count: int) -> NotebookInfo:
     info = catalog_info(doc)
-    entries = read_entries(doc)
     return NotebookInfo(
         notebook_id=notebook_id,
-        name=str(info.get("name") or "Untitled notebook"),
+        name=notebook_name(doc),
         created=float(info.get("created") or 0.0),
         trashed=bool(info.get("trashed", False)),
-        note_count=sum(1 for e in entries.values() if not e.trashed),
+        note_count=note_count,
     )
+
+
+def notebook_name(doc: Doc) -> str:
+    return str(catalog_info(doc).get("name") or "Untitled notebook")
 
 
 def init_catalog(doc: Doc, name: str) -> None:

@@ -35,6 +35,7 @@ from .guard import apply_update_guarded, check_update
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import NotebookInfo, NoteFlags, NoteSummary
 from .note_index import NoteList
+from .placements import Placements
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
 from .unicode_offsets import TextOp, apply_ops, ops_to_utf8, sanitize, utf8_delta_to_ops
@@ -101,9 +102,9 @@ class Vault:
         self._local_origins: dict[Hashable | None, Origin] = {}
         self._last_ticket = 0
         self._last_update = b""
+        self._remote_changed = False
         self._foreign: list[tuple[_Loaded, bytes]] = []
-        self._home: dict[str, str] = {}  # note id -> notebook id holding it
-        self._flags: dict[str, NoteFlags] = {}
+        self._placements = Placements()
         db_path = self.path / DB_NAME
         self._lock = VaultLock(self.path)
         if read_only:
@@ -255,9 +256,12 @@ class Vault:
     def _on_commit(self, loaded: _Loaded, event: TransactionEvent) -> None:
         """Persist every local transaction (pycrdt observer: must never raise)."""
         origin = self._origin
-        if origin is not None and origin.source is Source.REMOTE:
-            return  # apply_remote_update stores the bytes as received
         update = event.update
+        if origin is not None and origin.source is Source.REMOTE:
+            # apply_remote_update stores the bytes as received; it only needs to know
+            # whether they changed anything (a duplicate or a still-pending one does not).
+            self._remote_changed = update != EMPTY_UPDATE
+            return
         if update == EMPTY_UPDATE:
             return
         author = self.author
@@ -289,11 +293,14 @@ class Vault:
         ops: tuple[TextOp, ...] | None,
         update: bytes,
         wall_time: float,
+        notes: tuple[str, ...] | None = None,
     ) -> ChangeEvent | None:
+        """Bookkeeping and publishing after a change. For catalogs, `notes` names the
+        entries it touched (None: re-read the whole catalog)."""
         if loaded.kind is DocKind.NOTE:
             self._list.touch(loaded.doc_id, wall_time)
         else:
-            self._reread_catalog()
+            self._reread_catalog(loaded, notes)
         if not self._subscribers:
             return None
         event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket)
@@ -393,7 +400,9 @@ class Vault:
         initiator: Hashable | None = None,
     ) -> ChangeEvent | None:
         """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
-        nothing when the bytes are not a valid update."""
+        nothing when the bytes are not a valid update. Returns the published event, or
+        None when the update changed nothing (a duplicate, or one still waiting for
+        the updates it depends on)."""
         self._require_writable()
         update = check_update(update)
         for guard in list(self._merge_guards):
@@ -409,12 +418,17 @@ class Vault:
             with loaded.doc.transaction(origin=origin):
                 apply_update_guarded(loaded.doc, update)
 
+        self._remote_changed = False
         ops = self._capture_ops(loaded, origin, merge)
+        # Stored even when nothing visible changed: an update still waiting for its
+        # predecessors must survive a restart.
         self._last_ticket = self._storage.append(UpdateRecord(
             doc_id, update, author.client_id, author.device_id, author.name,
             wall_time, made_on, "remote",
         ))
         loaded.base_state = loaded.doc.get_state()
+        if not self._remote_changed:
+            return None
         return self._after_change(loaded, origin, ops, update, wall_time)
 
     def run_tracked(
@@ -501,47 +515,43 @@ class Vault:
         for (doc_id,) in self._storage.query(
             "SELECT doc_id FROM documents WHERE kind = 'catalog' ORDER BY created"
         ):
-            self._load(doc_id, DocKind.CATALOG)
-        self._reread_catalog(publish=False)
+            catalog = self._load(doc_id, DocKind.CATALOG)
+            self._placements.reload(doc_id, catalog.doc)
 
     def _catalogs(self) -> list[_Loaded]:
         return [d for d in self._docs.values() if d.kind is DocKind.CATALOG]
 
-    def _reread_catalog(self, *, publish: bool = True) -> None:
-        """Refresh which notes live where, from every catalog (they are few and small)."""
-        home: dict[str, str] = {}
-        flags: dict[str, NoteFlags] = {}
-        for cat in sorted(self._catalogs(), key=lambda c: c.doc_id):
-            notebook_trashed = bool(model.catalog_info(cat.doc).get("trashed", False))
-            for note_id, entry in model.read_entries(cat.doc).items():
-                if note_id in home and not flags[note_id].trashed:
-                    continue  # in two catalogs after concurrent moves: the first live one wins
-                home[note_id] = cat.doc_id
-                flags[note_id] = (NoteFlags(entry.created, entry.pinned, True, entry.trashed_at)
-                                  if notebook_trashed else entry)
-        changed = {n for n in home.keys() | self._home.keys()
-                   if home.get(n) != self._home.get(n) or flags.get(n) != self._flags.get(n)}
-        self._home, self._flags = home, flags
-        if publish:
-            for note_id in changed:
-                self._list.placement_changed(note_id)
+    def _reread_catalog(self, catalog: _Loaded, notes: tuple[str, ...] | None) -> None:
+        if notes is None:
+            changed = self._placements.reload(catalog.doc_id, catalog.doc)
+        else:
+            changed = self._placements.update(catalog.doc_id, catalog.doc, notes)
+        for note_id in changed:
+            self._list.placement_changed(note_id)
 
     def _placement(self, note_id: str) -> tuple[str | None, NoteFlags | None]:
-        return self._home.get(note_id), self._flags.get(note_id)
+        return self._placements.get(note_id)
 
     def notebooks(self, *, include_trashed: bool = False) -> list[NotebookInfo]:
-        infos = [model.read_notebook(c.doc, c.doc_id) for c in self._catalogs()]
+        counts = self._placements.live_counts()
+        infos = [model.read_notebook(c.doc, c.doc_id, counts.get(c.doc_id, 0))
+                 for c in self._catalogs()]
         return sorted((i for i in infos if include_trashed or not i.trashed),
                       key=lambda i: i.name.casefold())
 
     def notebook(self, notebook_id: str) -> NotebookInfo:
         catalog = self._catalog(notebook_id)
-        return model.read_notebook(catalog.doc, notebook_id)
+        count = self._placements.live_counts().get(notebook_id, 0)
+        return model.read_notebook(catalog.doc, notebook_id, count)
 
     def find_notebook(self, name: str) -> NotebookInfo | None:
         """A live notebook by exact name (case-insensitive), or None."""
         wanted = name.strip().casefold()
-        return next((i for i in self.notebooks() if i.name.casefold() == wanted), None)
+        for catalog in self._catalogs():
+            if (model.notebook_name(catalog.doc).casefold() == wanted
+                    and not model.catalog_info(catalog.doc).get("trashed", False)):
+                return self.notebook(catalog.doc_id)
+        return None
 
     def create_notebook(self, name: str, *, initiator: Hashable | None = None) -> str:
         self._require_writable()
@@ -600,14 +610,16 @@ class Vault:
         self._list.set_modified(note_id, created)
         with self._transact(catalog, initiator) as txn:
             model.write_entry(catalog.doc, note_id, NoteFlags(created))
-        txn.finish()
+        txn.finish(notes=(note_id,))
         if body:
             self.edit(note_id, [TextOp(0, 0, body)], initiator=initiator)
         self._list.touch(note_id)
         return note_id
 
     def has_note(self, note_id: str) -> bool:
-        return note_id in self._docs or note_id in self._home or bool(self._storage.query(
+        if note_id in self._docs or self._placements.home(note_id) is not None:
+            return True
+        return bool(self._storage.query(
             "SELECT 1 FROM documents WHERE doc_id = ? AND kind = 'note'", (note_id,)
         ))
 
@@ -628,7 +640,7 @@ class Vault:
         ))
 
     def notebook_of(self, note_id: str) -> str | None:
-        return self._home.get(note_id)
+        return self._placements.home(note_id)
 
     def set_pinned(self, note_id: str, pinned: bool, *, initiator: Hashable | None = None) -> None:
         self._set_note_flag(note_id, {"pinned": pinned}, initiator)
@@ -646,7 +658,7 @@ class Vault:
         with self._transact(catalog, initiator) as txn:
             for key, value in values.items():
                 model.set_flag(catalog.doc, note_id, key, value)
-        txn.finish()
+        txn.finish(notes=(note_id,))
 
     def move_note(self, note_id: str, notebook_id: str, *, initiator: Hashable | None = None) -> None:
         """Move a note to another notebook, keeping its flags."""
@@ -655,16 +667,16 @@ class Vault:
         target = self._catalog(notebook_id)
         if source is target:
             return
-        flags = self._flags[note_id]
+        flags = model.entry_from(model.catalog_notes(source.doc)[note_id].to_py())
         with self._transact(target, initiator) as txn:
             model.write_entry(target.doc, note_id, flags)
-        txn.finish()
+        txn.finish(notes=(note_id,))
         with self._transact(source, initiator) as txn:
             del model.catalog_notes(source.doc)[note_id]
-        txn.finish()
+        txn.finish(notes=(note_id,))
 
     def _home_of(self, note_id: str) -> str:
-        home = self._home.get(note_id)
+        home = self._placements.home(note_id)
         if home is None:
             raise NoteNotFoundError(f"There is no note with id {note_id} in any notebook.")
         return home
@@ -752,12 +764,16 @@ class _Txn:
         finally:
             self._vault._origin = None
 
-    def finish(self, ops: tuple[TextOp, ...] = ()) -> int:
-        """Publish the change, if the transaction changed anything; returns its ticket."""
+    def finish(self, ops: tuple[TextOp, ...] = (), notes: tuple[str, ...] | None = None) -> int:
+        """Publish the change, if the transaction changed anything; returns its ticket.
+
+        `notes` names the catalog entries the transaction touched (None: maybe all).
+        """
         vault = self._vault
         if vault._last_ticket == self._ticket_before:
             return vault._last_ticket  # nothing changed
-        vault._after_change(self._loaded, self._origin, ops, vault._last_update, time.time())
+        vault._after_change(self._loaded, self._origin, ops, vault._last_update, time.time(),
+                            notes)
         return vault._last_ticket
 
 

@@ -1,0 +1,357 @@
+"""The main window: notebooks, the note list and the editor, all rendered from the vault.
+
+The window owns no data. It asks the vault for lists, re-asks when the bridge
+says something changed, and hands the chosen note to the editor.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crdt_store.errors import PlaitError
+from crdt_store.vault import Vault
+
+from .banner import Banner
+from .bridge import VaultBridge
+from .markdown_highlighter import MarkdownHighlighter
+from .note_delegate import NoteDelegate
+from .note_editor import NoteEditor
+from .note_list_model import NoteListModel
+from .notebook_list_model import NotebookDelegate, NotebookListModel
+from .settings import WindowSettings
+
+LIST_REFRESH_MS = 50  # coalesce bursts of change events into one list refresh
+EMPTY_TEXT = {
+    "all": "No notes yet.\nPress Ctrl+N to write one.",
+    "notebook": "This notebook is empty.\nPress Ctrl+N to write a note in it.",
+    "trash": "The trash is empty.\nNotes you delete wait here until you restore them.",
+}
+
+
+class MainWindow(QMainWindow):
+    """Plait's window: sidebar, note list, editor, menus and status bar."""
+
+    def __init__(self, vault: Vault, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.vault = vault
+        self.bridge = VaultBridge(vault, self)
+        self.settings = WindowSettings(settings or QSettings())
+        self.setWindowTitle("Plait")
+        self.resize(1100, 700)
+        self._notices_shown = 0
+
+        self.sidebar_model = NotebookListModel(self)
+        self.sidebar = QListView()
+        self.sidebar.setModel(self.sidebar_model)
+        self.sidebar.setItemDelegate(NotebookDelegate(self.sidebar))
+        self.sidebar.setObjectName("sidebar")
+
+        self.notes_model = NoteListModel(self)
+        self.notes = QListView()
+        self.notes.setModel(self.notes_model)
+        self.notes.setItemDelegate(NoteDelegate(self.notes))
+        self.notes.setUniformItemSizes(True)
+        self.notes.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.notes.setDragEnabled(True)
+        self.empty_label = QLabel()
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setEnabled(False)  # drawn in the palette's dimmed colour
+        self.list_stack = QStackedWidget()
+        self.list_stack.addWidget(self.notes)
+        self.list_stack.addWidget(self.empty_label)
+
+        self.editor = NoteEditor(self.bridge)
+        self.highlighter = MarkdownHighlighter(self.editor.document(), self.editor.palette())
+        self.banner = Banner()
+        editor_pane = QWidget()
+        pane_layout = QVBoxLayout(editor_pane)
+        pane_layout.setContentsMargins(0, 0, 0, 0)
+        pane_layout.setSpacing(4)
+        pane_layout.addWidget(self.banner)
+        pane_layout.addWidget(self.editor, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.list_stack)
+        self.splitter.addWidget(editor_pane)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([200, 300, 600])
+        self.setCentralWidget(self.splitter)
+
+        self.count_label = QLabel()
+        self.sync_label = QLabel("Local only")  # the sync issue fills this in
+        self.sync_label.setToolTip("This vault is not shared; everything stays on this computer.")
+        self.statusBar().addWidget(self.count_label)
+        self.statusBar().addPermanentWidget(self.sync_label)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(LIST_REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh_lists)
+        self._upkeep = QTimer(self)
+        self._upkeep.setInterval(1000)
+        self._upkeep.timeout.connect(self._do_upkeep)
+        self._upkeep.start()
+
+        self._build_actions()
+        self.bridge.note_changed.connect(lambda _e: self._refresh_timer.start())
+        self.bridge.catalog_changed.connect(lambda _e: self._refresh_timer.start())
+        self.bridge.problem.connect(self.banner.show_message)
+        self.sidebar.selectionModel().currentChanged.connect(lambda *_: self.refresh_notes())
+        self.notes.selectionModel().currentChanged.connect(self._open_current)
+        self.notes.activated.connect(lambda _i: self.editor.setFocus())
+        self.editor.undo_state_changed.connect(self._update_undo_actions)
+        self.editor.palette_changed.connect(self.highlighter.set_palette)  # follows OS light/dark
+
+        self._restore_state()
+        self._show_notices()
+
+    # ---- lists -------------------------------------------------------------------------
+
+    def refresh_lists(self) -> None:
+        """Re-read notebooks and the visible notes from the vault (cheap; no disk waits)."""
+        all_count = len(self.vault.list_notes())
+        trash_count = len(self.vault.list_notes(trashed=True))
+        self.sidebar_model.set_notebooks(self.vault.notebooks(), all_count, trash_count)
+        if not self.sidebar.currentIndex().isValid():
+            self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
+        self.refresh_notes()
+
+    def refresh_notes(self) -> None:
+        kind, notebook_id = self.current_filter()
+        notes = self.vault.list_notes(notebook_id, trashed=kind == "trash")
+        self.notes_model.set_notes(notes)
+        self.empty_label.setText(EMPTY_TEXT[kind])
+        self.list_stack.setCurrentIndex(0 if notes else 1)
+        self.count_label.setText(f"{len(notes)} note{'s' if len(notes) != 1 else ''}")
+        if self.editor.note_id is not None and self.notes_model.row_of(self.editor.note_id) is None:
+            self._select_row(0 if notes else None)
+        elif self.editor.note_id is None and notes:
+            self._select_row(0)
+
+    def current_filter(self) -> tuple[str, str | None]:
+        row = self.sidebar.currentIndex().row()
+        if row < 0:
+            return "all", None
+        return self.sidebar_model.kind_at(row), self.sidebar_model.notebook_id_at(row)
+
+    def selected_note_ids(self) -> list[str]:
+        rows = sorted(i.row() for i in self.notes.selectionModel().selectedRows())
+        ids = [self.notes_model.note_id_at(r) for r in rows]
+        if not ids and self.editor.note_id:
+            ids = [self.editor.note_id]
+        return ids
+
+    def _select_row(self, row: int | None) -> None:
+        if row is None:
+            self.editor.open_note(None)
+            return
+        index = self.notes_model.index(row)
+        self.notes.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def select_note(self, note_id: str) -> None:
+        row = self.notes_model.row_of(note_id)
+        if row is None:  # not in this view: show all notes, where every live note is
+            self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
+            row = self.notes_model.row_of(note_id)
+        if row is not None:
+            self._select_row(row)
+
+    def _open_current(self, current, _previous) -> None:
+        if current.isValid():
+            note_id = self.notes_model.note_id_at(current.row())
+            if note_id != self.editor.note_id:
+                self.editor.open_note(note_id)
+
+    # ---- actions -----------------------------------------------------------------------
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "",
+                fallback: str | None = None) -> QAction:
+        """A menu action; a standard key the platform leaves unbound gets `fallback`."""
+        action = QAction(text, self)
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            bindings = QKeySequence.keyBindings(shortcut)
+            action.setShortcuts(bindings or ([QKeySequence(fallback)] if fallback else []))
+        elif shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        std = QKeySequence.StandardKey
+        file = bar.addMenu("&File")
+        self.new_note_action = self._action(file, "&New Note", self.new_note, std.New)
+        self._action(file, "New Note&book…", self.new_notebook, "Ctrl+Shift+N")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, std.Quit, fallback="Ctrl+Q")
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self.editor.undo, std.Undo)
+        self.redo_action = self._action(edit, "&Redo", self.editor.redo, std.Redo,
+                                        fallback="Ctrl+Shift+Z")
+        edit.addSeparator()
+        self._action(edit, "Cu&t", self.editor.cut, std.Cut)
+        self._action(edit, "&Copy", self.editor.copy, std.Copy)
+        self._action(edit, "&Paste", self.editor.paste, std.Paste)
+        self._action(edit, "Select &All", self.editor.selectAll, std.SelectAll)
+        edit.addSeparator()
+        self._action(edit, "Toggle &Task Box", self.editor.toggle_task_at_cursor, "Ctrl+Return")
+        self.search_action = self._action(
+            edit, "&Search Notes…", self.search, "Ctrl+K",
+            "Full-text search arrives with the search feature.")
+
+        note = bar.addMenu("&Note")
+        self.pin_action = self._action(note, "&Pin / Unpin", self.toggle_pin, "Ctrl+Shift+P")
+        self._action(note, "&Move to Notebook…", self.move_notes, "Ctrl+Shift+M")
+        self.trash_action = self._action(note, "Move to &Trash", self.trash_notes,
+                                         "Ctrl+Backspace")
+        self._action(note, "&Restore from Trash", self.restore_notes, "Ctrl+Shift+R")
+
+        notebook = bar.addMenu("Note&book")
+        self._action(notebook, "&Rename…", self.rename_notebook, "F2")
+        self._action(notebook, "Move Notebook to &Trash", self.trash_notebook)
+
+        go = bar.addMenu("&Go")
+        self._action(go, "&Notebooks", lambda: self.sidebar.setFocus(), "Ctrl+1")
+        self._action(go, "Note &List", lambda: self.notes.setFocus(), "Ctrl+2")
+        self._action(go, "&Editor", lambda: self.editor.setFocus(), "Ctrl+3")
+
+    def _update_undo_actions(self, can_undo: bool, can_redo: bool) -> None:
+        self.undo_action.setEnabled(can_undo)
+        self.redo_action.setEnabled(can_redo)
+
+    def _guarded(self, what: str, action) -> None:
+        """Run a store operation; a failure becomes a banner, never a dialog with a traceback."""
+        try:
+            action()
+        except PlaitError as exc:
+            self.banner.show_message(f"{what} failed: {exc}")
+        self.refresh_lists()
+
+    def new_note(self) -> None:
+        kind, notebook_id = self.current_filter()
+        if kind != "notebook" or notebook_id is None:
+            notebook_id = self.vault.notebook_named("Notes")
+        note_id = self.vault.create_note(notebook_id, "")
+        if kind == "trash":
+            self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
+        self.refresh_lists()
+        self.select_note(note_id)
+        self.editor.setFocus()
+
+    def new_notebook(self) -> None:
+        name, ok = QInputDialog.getText(self, "New Notebook", "Name:")
+        if ok and name.strip():
+            notebook_id = self.vault.create_notebook(name.strip())
+            self.refresh_lists()
+            row = self.sidebar_model.row_of_notebook(notebook_id)
+            if row is not None:
+                self.sidebar.setCurrentIndex(self.sidebar_model.index(row))
+
+    def toggle_pin(self) -> None:
+        ids = self.selected_note_ids()
+        pinned = all(self.vault.note_summary(n).pinned for n in ids)
+        self._guarded("Pinning", lambda: [self.vault.set_pinned(n, not pinned) for n in ids])
+
+    def trash_notes(self) -> None:
+        ids = self.selected_note_ids()
+        self._guarded("Moving to the trash", lambda: [self.vault.trash_note(n) for n in ids])
+
+    def restore_notes(self) -> None:
+        ids = self.selected_note_ids()
+
+        def restore() -> None:
+            for note_id in ids:
+                self.vault.restore_note(note_id)
+                notebook_id = self.vault.notebook_of(note_id)
+                if notebook_id and self.vault.notebook(notebook_id).trashed:
+                    self.vault.restore_notebook(notebook_id)
+
+        self._guarded("Restoring", restore)
+
+    def move_notes(self) -> None:
+        ids = self.selected_note_ids()
+        books = self.vault.notebooks()
+        if not ids or not books:
+            return
+        name, ok = QInputDialog.getItem(self, "Move to Notebook", "Notebook:",
+                                        [b.name for b in books], 0, False)
+        if ok:
+            target = next(b.notebook_id for b in books if b.name == name)
+            self._guarded("Moving", lambda: [self.vault.move_note(n, target) for n in ids])
+
+    def rename_notebook(self) -> None:
+        kind, notebook_id = self.current_filter()
+        if kind != "notebook" or notebook_id is None:
+            return
+        current = self.vault.notebook(notebook_id).name
+        name, ok = QInputDialog.getText(self, "Rename Notebook", "Name:", text=current)
+        if ok and name.strip():
+            self._guarded("Renaming", lambda: self.vault.rename_notebook(notebook_id, name))
+
+    def trash_notebook(self) -> None:
+        kind, notebook_id = self.current_filter()
+        if kind == "notebook" and notebook_id is not None:
+            self._guarded("Moving the notebook to the trash",
+                          lambda: self.vault.trash_notebook(notebook_id))
+            self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
+
+    def search(self) -> None:
+        self.statusBar().showMessage("Search is not available yet.", 3000)
+
+    # ---- upkeep, state and events ------------------------------------------------------
+
+    def _do_upkeep(self) -> None:
+        self.vault.deliver_pending()
+        self.vault.refresh_index()
+        self._show_notices()
+
+    def _show_notices(self) -> None:
+        notices = self.vault.notices
+        if len(notices) > self._notices_shown:
+            self.banner.show_message(notices[-1].message)
+            self._notices_shown = len(notices)
+
+    def _restore_state(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.settings.splitter()
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        self.refresh_lists()
+        note_id, cursor = self.settings.last_note()
+        if note_id and self.vault.has_note(note_id):
+            self.select_note(note_id)
+            if self.editor.note_id == note_id:
+                text_cursor = self.editor.textCursor()
+                text_cursor.setPosition(min(cursor, self.editor.document().characterCount() - 1))
+                self.editor.setTextCursor(text_cursor)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._upkeep.stop()
+        self._refresh_timer.stop()
+        self.editor.commit_pending()
+        self.settings.save(self.saveGeometry(), self.splitter.saveState(), self.editor.note_id,
+                           self.editor.textCursor().position())
+        self.editor.close_note()
+        self.bridge.close()
+        super().closeEvent(event)

@@ -1,0 +1,35 @@
+"""What the window remembers between runs, stored with QSettings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+
+
+class WindowSettings:
+    """Typed access to the few values the main window keeps."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self._s = settings
+
+    def geometry(self) -> QByteArray | None:
+        return self._bytes("window/geometry")
+
+    def splitter(self) -> QByteArray | None:
+        return self._bytes("window/splitter")
+
+    def last_note(self) -> tuple[str | None, int]:
+        note = self._s.value("editor/last_note")
+        position = self._s.value("editor/cursor", 0)
+        return (str(note) if note else None), int(position or 0)
+
+    def save(self, geometry: QByteArray, splitter: QByteArray, note_id: str | None,
+             cursor: int) -> None:
+        self._s.setValue("window/geometry", geometry)
+        self._s.setValue("window/splitter", splitter)
+        self._s.setValue("editor/last_note", note_id or "")
+        self._s.setValue("editor/cursor", cursor)
+        self._s.sync()
+
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self._s.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
