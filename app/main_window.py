@@ -7,7 +7,7 @@ says something changed, and hands the chosen note to the editor.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QInputDialog,
@@ -112,7 +112,10 @@ class MainWindow(QMainWindow):
         self.bridge.problem.connect(self.banner.show_message)
         self.sidebar.selectionModel().currentChanged.connect(lambda *_: self.refresh_notes())
         self.notes.selectionModel().currentChanged.connect(self._open_current)
-        self.notes.activated.connect(lambda _i: self.editor.setFocus())
+        self.notes.activated.connect(lambda _i: self.editor.setFocus())  # Enter: write
+        back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.editor)  # Escape: back to the list
+        back.setContext(Qt.ShortcutContext.WidgetShortcut)
+        back.activated.connect(self.notes.setFocus)
         self.editor.undo_state_changed.connect(self._update_undo_actions)
         self.editor.palette_changed.connect(self.highlighter.set_palette)  # follows OS light/dark
 

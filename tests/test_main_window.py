@@ -263,3 +263,17 @@ def test_starts_on_a_vault_of_10000_notes(qtbot, make_window, tmp_path) -> None:
     finally:
         window.close()
         vault.close()
+
+
+def test_keyboard_moves_between_list_and_editor(qtbot, make_window, vault) -> None:
+    populate(vault)
+    window = make_window(vault)
+    window.activateWindow()
+    window.notes.setFocus()
+    qtbot.waitUntil(window.notes.hasFocus)
+    qtbot.keyClick(window.notes, Qt.Key.Key_Down)  # the next note opens as you move
+    assert window.editor.note_id == window.notes_model.note_id_at(1)
+    qtbot.keyClick(window.notes, Qt.Key.Key_Return)
+    qtbot.waitUntil(window.editor.hasFocus)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
+    qtbot.waitUntil(window.notes.hasFocus)

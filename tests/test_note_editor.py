@@ -232,3 +232,38 @@ def test_changes_from_the_same_vault_elsewhere_appear(qtbot, editor) -> None:
     vault.apply_remote_update(note, DocKind.NOTE, vault.encode_state(note), author=vault.author,
                               wall_time=time.time())  # a duplicate changes nothing
     assert editor.widget_text() == "from the editor + from the CLI path"
+
+
+def test_ime_composition_only_commits_the_final_text(qtbot, editor) -> None:
+    from PySide6.QtGui import QInputMethodEvent
+
+    note = open_new(editor, "")
+    preedit = QInputMethodEvent("にほ", [])
+    QApplication.sendEvent(editor, preedit)  # composing: shown, not yet text
+    QApplication.processEvents()
+    assert editor._vault.note_text(note) == ""
+    done = QInputMethodEvent()
+    done.setCommitString("日本")
+    QApplication.sendEvent(editor, done)
+    settle(qtbot, editor)
+    assert editor._vault.note_text(note) == editor.widget_text() == "日本"
+
+
+def test_dropped_text_reaches_the_crdt(qtbot, editor) -> None:
+    from PySide6.QtCore import QMimeData, QPointF
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+
+    note = open_new(editor, "drop here: ")
+    mime = QMimeData()
+    mime.setText("🎯 dropped שלום")
+    editor.moveCursor(QTextCursor.MoveOperation.End)
+    end = editor.cursorRect()
+    point = QPointF(end.right() + 200, end.center().y())  # past the end of the line
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(editor.viewport(), QDragEnterEvent(point.toPoint(), *args))
+    QApplication.sendEvent(editor.viewport(), QDragMoveEvent(point.toPoint(), *args))
+    QApplication.sendEvent(editor.viewport(), QDropEvent(point, *args))
+    settle(qtbot, editor)
+    assert "🎯 dropped שלום" in editor.widget_text()
+    assert editor._vault.note_text(note) == editor.widget_text()
