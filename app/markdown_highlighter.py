@@ -13,7 +13,6 @@ regexes, not a CommonMark parser: the goal is a fast, predictable editor colouri
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable
 
@@ -26,6 +25,8 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextDocument,
 )
+
+from crdt_store.markdown_text import tag_spans
 
 __all__ = ["TASK_RE", "MarkdownHighlighter", "contrast", "utf16_offsets"]
 
@@ -54,7 +55,6 @@ _LINK = re.compile(r"!?\[([^\]]+)\]\(([^()\s]*)(?:[ \t]+\"[^\"]*\")?\)")
 _URL = re.compile(r"(?<![\w/])(?:https?|ftp)://[^\s<>]*[^\s<>.,;:!?'\")\]}*_~]")
 # Tags follow crdt_store.markdown_text.derive_tags: '#' at line start or after
 # whitespace or '(', then letters, digits, marks, '_', '-', '/'; not all digits.
-_TAG = re.compile(r"(?<![^\s(])#[\w/-]+")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 # Style flags; a run of text gets the union of the flags of the spans covering it.
@@ -185,21 +185,9 @@ def _delimited(regex: re.Pattern[str], text: str, flag: int, spans: list[Span]) 
     return "".join(pieces) + text[last:] if pieces else text
 
 
-def _is_tag_char(ch: str) -> bool:
-    return ch.isalnum() or ch in "_-/" or unicodedata.category(ch)[0] == "M"
-
-
 def _tags(text: str, spans: list[Span]) -> None:
-    """TAG spans, by the rule of ``derive_tags`` (trailing '/' not coloured)."""
-    for m in _TAG.finditer(text):
-        start, end = m.span()
-        if start >= 2 and text[start - 2 : start] == "](":
-            continue  # link destination: [text](#anchor)
-        while end < len(text) and _is_tag_char(text[end]):
-            end += 1  # \w does not cover combining marks
-        name = text[start + 1 : end].rstrip("/")
-        if name and name[0] != "/" and any(not (ch.isdigit() or ch in "-/") for ch in name):
-            spans.append((start, start + 1 + len(name), TAG))
+    """TAG spans, by the store's own tag rule, so the list's tags and the colours agree."""
+    spans.extend((start, end, TAG) for start, end in tag_spans(text))
 
 
 def _block_spans(text: str, spans: list[Span]) -> None:

@@ -109,32 +109,37 @@ def _is_tag(text: str) -> bool:
     )
 
 
-def derive_tags(body: str) -> list[str]:
-    """The ``#tags`` of a note, without '#', in order of first use, deduplicated ignoring case.
+def tag_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) code-point offsets of each ``#tag`` in `text`, from the '#' to the end
+    of the name (a trailing '/' excluded). Does not skip code: callers pass prose.
 
     A tag is '#' then letters, digits, marks, '_', '-' or '/' (``#project/plait``),
-    opened at the start of a line or after whitespace or '(' and not inside code.
-    Trailing '/' is dropped.  Not tags: ``## Heading``, a lone ``#``, ``a#b``,
-    ``http://x.com/#frag``, ``[x](#anchor)``, ``#123``.  The first spelling wins.
+    opened at the start of a line or after whitespace or '('. Not tags: ``## Heading``,
+    a lone ``#``, ``a#b``, ``http://x.com/#frag``, ``[x](#anchor)``, ``#123``.
     """
+    for candidate in _TAG_START.finditer(text):
+        i, end = candidate.span()
+        if i >= 2 and text[i - 2 : i] == "](":
+            continue  # link destination: [text](#anchor)
+        while end < len(text) and _is_tag_char(text[end]):
+            end += 1  # \w does not cover combining marks
+        tag = text[i + 1 : end].rstrip("/")
+        if _is_tag(tag):
+            yield i, i + 1 + len(tag)
+
+
+def derive_tags(body: str) -> list[str]:
+    """The ``#tags`` of a note (see tag_spans), without '#', outside code, in order of
+    first use, deduplicated ignoring case; the first spelling wins."""
     if "#" not in body:
         return []
     prose = "\n".join(_prose_lines(body)) if "`" in body or "~" in body else body
     tags: list[str] = []
-    checked: set[str] = set()  # spellings already considered
     seen: set[str] = set()  # normalised, case-folded tags
-    for candidate in _TAG_START.finditer(prose):
-        i, end = candidate.span()
-        if i >= 2 and prose[i - 2 : i] == "](":
-            continue  # link destination: [text](#anchor)
-        while end < len(prose) and _is_tag_char(prose[end]):
-            end += 1  # \w does not cover combining marks
-        tag = prose[i + 1 : end].rstrip("/")
-        if tag in checked:
-            continue
-        checked.add(tag)
+    for start, end in tag_spans(prose):
+        tag = prose[start + 1 : end]
         key = unicodedata.normalize("NFC", tag).casefold()
-        if _is_tag(tag) and key not in seen:
+        if key not in seen:
             seen.add(key)
             tags.append(tag)
     return tags

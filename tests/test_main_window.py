@@ -142,8 +142,8 @@ def test_a_merge_into_the_open_note_keeps_the_cursor(qtbot, make_window, vault, 
     assert text[utf16_to_cp(text, editor.textCursor().position()):].startswith("calm")
 
 
-def test_trash_restore_and_move_with_multi_select(qtbot, make_window, vault) -> None:
-    ids = populate(vault)
+def test_trash_and_restore_with_multi_select(qtbot, make_window, vault) -> None:
+    populate(vault)
     window = make_window(vault)
     window.notes.selectAll()
     window.trash_notes()
