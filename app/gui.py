@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from crdt_store.errors import PlaitError
+from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.vault import Vault
 
 from .main_window import MainWindow
@@ -22,14 +22,29 @@ def run_gui(vault_path: Path) -> int:
     app.setApplicationName("Plait")
     app.setApplicationDisplayName("Plait")
     try:
-        vault = Vault(vault_path)
+        vault, message = open_for_window(vault_path)
     except PlaitError as exc:
         QMessageBox.critical(None, "Plait", str(exc))
         return 1
     try:
-        ensure_welcome(vault)
+        if not vault.read_only:
+            ensure_welcome(vault)
         window = MainWindow(vault)
+        if message:
+            window.banner.show_message(message)
         window.show()
         return app.exec()
     finally:
         vault.close()
+
+
+def open_for_window(vault_path: Path) -> tuple[Vault, str | None]:
+    """The vault, or, when another Plait is writing to it, a read-only view and a message
+    saying so (the single-instance hand-over comes with the packaging work)."""
+    try:
+        return Vault(vault_path), None
+    except VaultLockedError as exc:
+        return Vault(vault_path, read_only=True), (
+            f"{exc.holder} is already using this vault, so this window only shows it "
+            "(read-only). Close the other window to edit here."
+        )

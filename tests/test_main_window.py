@@ -277,3 +277,23 @@ def test_keyboard_moves_between_list_and_editor(qtbot, make_window, vault) -> No
     qtbot.waitUntil(window.editor.hasFocus)
     qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
     qtbot.waitUntil(window.notes.hasFocus)
+
+
+def test_a_second_window_on_a_busy_vault_opens_read_only_with_a_banner(qtbot, make_window,
+                                                                        tmp_path) -> None:
+    from app.gui import open_for_window
+
+    with Vault(tmp_path / "busy") as writer:
+        note = writer.create_note(writer.create_notebook("N"), "# Shared\nbody")
+        writer.flush()
+        view, message = open_for_window(tmp_path / "busy")
+        try:
+            assert view.read_only and "read-only" in message
+            window = make_window(view)
+            window.banner.show_message(message)
+            window.select_note(note)
+            assert window.editor.widget_text() == "# Shared\nbody"
+            assert window.banner.isVisible()
+        finally:
+            window.close()
+            view.close()

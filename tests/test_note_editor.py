@@ -267,3 +267,33 @@ def test_dropped_text_reaches_the_crdt(qtbot, editor) -> None:
     settle(qtbot, editor)
     assert "🎯 dropped שלום" in editor.widget_text()
     assert editor._vault.note_text(note) == editor.widget_text()
+
+
+def test_remote_lines_above_the_viewport_do_not_scroll_the_view(qtbot, editor, tmp_path) -> None:
+    vault = editor._vault
+    note = open_new(editor, "".join(f"line {i}\n" for i in range(400)))
+    editor.verticalScrollBar().setValue(200)
+    top_before = editor.firstVisibleBlock().text()
+    assert top_before == "line 200"
+    with Vault(tmp_path / "other") as other:
+        sync_once(vault, other)
+        other.edit(note, [TextOp(0, 0, "new 1\nnew 2\nnew 3\n")])
+        sync_once(other, vault)
+    assert editor.widget_text().startswith("new 1\n")
+    assert editor.firstVisibleBlock().text() == top_before
+
+
+def test_clicking_a_task_box_ticks_it(qtbot, editor) -> None:
+    note = open_new(editor, "- [ ] click me\n- [ ] not me")
+    box = editor.document().firstBlock()
+    cursor = QTextCursor(box)
+    cursor.setPosition(box.position() + 3)  # on the box
+    point = editor.cursorRect(cursor).center()
+    qtbot.mouseClick(editor.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    settle(qtbot, editor)
+    assert editor._vault.note_text(note) == "- [x] click me\n- [ ] not me"
+    cursor.setPosition(box.position() + 10)  # on the words: a click only places the cursor
+    qtbot.mouseClick(editor.viewport(), Qt.MouseButton.LeftButton,
+                     pos=editor.cursorRect(cursor).center())
+    settle(qtbot, editor)
+    assert editor._vault.note_text(note) == "- [x] click me\n- [ ] not me"
