@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import bench_store
+from . import bench_gui, bench_store
 
-SUITES = {"store": bench_store.main}
+SUITES = {"store": bench_store.main, "gui": bench_gui.main}
 
 
 def main() -> None:

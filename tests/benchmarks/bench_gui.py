@@ -19,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 from .bench_store import load_trace
 
@@ -123,22 +123,18 @@ class Editors:
         self.vault.close()
 
 
-def _interleaved(n: int, seed: int, eds: Editors,
-                 step: Callable[[str, object, random.Random], float]) -> dict[str, list[float]]:
-    """Run `step(name, widget, rng)` for each widget per event, rotating who goes first.
-
-    Each widget gets its own copy of the RNG, so all three see the same positions and keys.
-    """
+def _rounds(n: int, seed: int, eds: Editors, make_event: Callable[[random.Random], tuple],
+            step: Callable[[str, object, tuple], float]) -> dict[str, list[float]]:
+    """Per round, draw one event and time `step(name, widget, event)` for each widget,
+    rotating which goes first. The first WARMUP rounds are not kept."""
     times: dict[str, list[float]] = {name: [] for name in eds.widgets()}
     rng = random.Random(seed)
     names = list(times)
     gc.collect()
     for i in range(WARMUP + n):
-        state = rng.getstate()
-        order = names[i % 3:] + names[:i % 3]
-        for name in order:
-            rng.setstate(state)
-            seconds = step(name, eds.widgets()[name], rng)
+        event = make_event(rng)
+        for name in names[i % 3:] + names[:i % 3]:
+            seconds = step(name, eds.widgets()[name], event)
             if i >= WARMUP:
                 times[name].append(seconds)
     return times
@@ -157,9 +153,12 @@ def keystroke_latency(eds: Editors, n: int) -> dict[str, list[float]]:
 
     app = eds.app
 
-    def step(name: str, widget, rng: random.Random) -> float:
-        position = rng.randrange(widget.document().characterCount())
-        letter = chr(ord("a") + rng.randrange(26))
+    def make_event(rng: random.Random) -> tuple[int, str]:
+        position = rng.randrange(eds.bare.document().characterCount())
+        return position, chr(ord("a") + rng.randrange(26))
+
+    def step(name: str, widget, event: tuple[int, str]) -> float:
+        position, letter = event
         eds.focus(widget, position)
         t0 = time.perf_counter()
         QTest.keyClick(widget, letter)
@@ -170,7 +169,7 @@ def keystroke_latency(eds: Editors, n: int) -> dict[str, list[float]]:
         widget.viewport().repaint()
         return time.perf_counter() - t0
 
-    return _interleaved(n, 1, eds, step)
+    return _rounds(n, 1, eds, make_event, step)
 
 
 def remote_latency(eds: Editors, peer_dir: Path, n: int) -> dict[str, list[float]]:
@@ -194,27 +193,28 @@ def remote_latency(eds: Editors, peer_dir: Path, n: int) -> dict[str, list[float
     app, vault, note_id = eds.app, eds.vault, eds.note_id
     peer = Vault(peer_dir)
     for doc_id, kind in vault.documents():
-        peer.apply_remote_update(doc_id, kind, vault.encode_state(doc_id, peer.state_vector(doc_id)),
-                                 author=vault.author, wall_time=time.time())
+        missing = vault.encode_state(doc_id, peer.state_vector(doc_id))
+        peer.apply_remote_update(doc_id, kind, missing, author=vault.author, wall_time=time.time())
     assert peer.note_text(note_id) == vault.note_text(note_id)
     middle = eds.bare.document().characterCount() // 2
     for widget in eds.widgets().values():
         eds.focus(widget, middle)
-    pending: dict[str, tuple[int, str, bytes]] = {}
 
-    def step(name: str, widget, rng: random.Random) -> float:
-        position = rng.randrange(eds.bare.document().characterCount() - (name != "bare"))
+    def make_event(rng: random.Random) -> tuple[int, str, bytes]:
+        position = rng.randrange(eds.bare.document().characterCount())
         letter = chr(ord("a") + rng.randrange(26))
-        if name == "plait":
-            peer.edit(note_id, [TextOp(position, 0, letter)])
-            update = peer.encode_state(note_id, vault.state_vector(note_id))
+        peer.edit(note_id, [TextOp(position, 0, letter)])
+        return position, letter, peer.encode_state(note_id, vault.state_vector(note_id))
+
+    def step(name: str, widget, event: tuple[int, str, bytes]) -> float:
+        position, letter, update = event
         widget.setFocus()
         eds.settle()
         widget.viewport().repaint()
         t0 = time.perf_counter()
         if name == "plait":
-            event = vault.apply_remote_update(note_id, DocKind.NOTE, update,
-                                              author=peer.author, wall_time=time.time())
+            change = vault.apply_remote_update(note_id, DocKind.NOTE, update,
+                                               author=peer.author, wall_time=time.time())
         else:
             cursor = QTextCursor(widget.document())
             cursor.setPosition(position)
@@ -223,24 +223,15 @@ def remote_latency(eds: Editors, peer_dir: Path, n: int) -> dict[str, list[float
         widget.viewport().repaint()
         seconds = time.perf_counter() - t0
         if name == "plait":
-            assert event is not None and event.ops, "the remote update changed nothing"
-        assert widget.document().characterAt(position) == letter
+            assert change is not None and change.ops, "the remote update changed nothing"
+        assert widget.document().characterAt(position) == letter, "the insert is not shown"
         return seconds
 
-    # The bare widget must go first in each round: the others read its length, which
-    # its own insert changes; so rotate only plait and hl and keep bare first.
-    times: dict[str, list[float]] = {name: [] for name in eds.widgets()}
-    rng = random.Random(2)
-    gc.collect()
-    for i in range(WARMUP + n):
-        state = rng.getstate()
-        for name in ("plait", "bare", "hl") if i % 2 else ("hl", "bare", "plait"):
-            rng.setstate(state)
-            times[name].append(step(name, eds.widgets()[name], rng))
+    times = _rounds(n, 2, eds, make_event, step)
     peer_text = peer.note_text(note_id)
     peer.close()
     assert peer_text == vault.note_text(note_id), "the peer and the editor's vault diverged"
-    return {name: t[WARMUP:] for name, t in times.items()}
+    return times
 
 
 @cache
@@ -266,7 +257,8 @@ def cold_start(vault_dir: Path | None) -> dict:
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     args = [sys.executable, str(COLD_START), str(vault_dir) if vault_dir else "--bare"]
     env["PLAIT_BENCH_LAUNCH"] = repr(time.monotonic())
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{COLD_START.name} failed ({proc.returncode}): {proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -298,10 +290,10 @@ def _latency_rows(label: str, times: dict[str, list[float]]) -> list[tuple[str, 
     rows += [
         ("  added by Plait, p50 / p95 (ms)",
          f"{_pct(p, 50) - _pct(b, 50):.2f} / {_pct(p, 95) - _pct(b, 95):.2f}", "", ""),
-        ("  highlighter alone: hl widget, p50 / p95 (ms)",
-         f"{_pct(h, 50):.2f} / {_pct(h, 95):.2f}", f"{_pct(b, 50):.2f} / {_pct(b, 95):.2f}",
-         f"{_pct(h, 50) / _pct(b, 50):.2f}x"),
-        ("  Plait beyond the highlighter, p50 / p95 (ms)",
+        ("  vs QPlainTextEdit + highlighter, p50 / p95 (ms)",
+         f"{_pct(p, 50):.2f} / {_pct(p, 95):.2f}", f"{_pct(h, 50):.2f} / {_pct(h, 95):.2f}",
+         f"{_pct(p, 50) / _pct(h, 50):.2f}x / {_pct(p, 95) / _pct(h, 95):.2f}x"),
+        ("  added beyond the highlighter, p50 / p95 (ms)",
          f"{_pct(p, 50) - _pct(h, 50):.2f} / {_pct(p, 95) - _pct(h, 95):.2f}", "", ""),
     ]
     return rows
@@ -335,8 +327,8 @@ def run(limit: int | None = None) -> tuple[list[tuple[str, str, str, str]], dict
          f"{bare['launch_to_paint_s']:.2f}",
          f"{plait['launch_to_paint_s'] / bare['launch_to_paint_s']:.2f}x"),
         ("  imports / vault open / window built (s)",
-         f"{plait['imports_s']:.2f} / {plait['vault_s'] - plait['imports_s']:.2f}"
-         f" / {plait['window_s'] - plait['vault_s']:.2f}",
+         (f"{plait['imports_s']:.2f} / {plait['vault_s'] - plait['imports_s']:.2f}"
+          f" / {plait['window_s'] - plait['vault_s']:.2f}"),
          f"{bare['imports_s']:.2f} / - / {bare['window_s'] - bare['vault_s']:.2f}", ""),
         ("RSS at first paint, median (MB)", f"{plait['rss_mb']:.0f}", f"{bare['rss_mb']:.0f}",
          f"{plait['rss_mb'] / bare['rss_mb']:.2f}x"),
@@ -359,9 +351,8 @@ def main(limit: int | None = None) -> None:
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
-    print("baselines: a plain QPlainTextEdit (Qt undo off, same margin, no highlighter) with the"
-          " same text and the same events, interleaved per event in the same window; 'hl widget'"
-          " is that plus MarkdownHighlighter. Cold start: gui_cold_start.py --bare, Qt alone"
-          " (QMainWindow, splitter, two QListViews, QPlainTextEdit). Targets: added p95 <= 16 ms,"
-          " first paint <= 1.5 s, RSS <= 300 MB. Note-list refresh: MainWindow.refresh_lists,"
-          " which the window runs 50 ms after every change.")
+    print("baselines: plain QPlainTextEdit (Qt undo off, same margin), same text and events,"
+          " interleaved per event in one window; '+ highlighter' adds MarkdownHighlighter to it;"
+          " cold start: gui_cold_start.py --bare (Qt widgets only, no vault). Targets: added p95"
+          " <= 16 ms, first paint <= 1.5 s, RSS <= 300 MB. Note-list refresh: the"
+          " MainWindow.refresh_lists that runs 50 ms after every change.")

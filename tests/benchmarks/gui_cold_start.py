@@ -23,12 +23,12 @@ import time
 
 T_TOP = time.perf_counter()
 
-import json  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
 
 PAINT_TIMEOUT_S = 60.0
 
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         class PaintWatcher(QObject):
             seen: float | None = None
 
-            def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+            def eventFilter(self, obj, event) -> bool:
                 if self.seen is None and event.type() == QEvent.Type.Paint:
                     self.seen = time.perf_counter()
                 return False
