@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from crdt_store.errors import PlaitError
+from crdt_store.note_index import list_order
 from crdt_store.vault import Vault
 
 from .banner import Banner
@@ -97,18 +98,20 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.count_label)
         self.statusBar().addPermanentWidget(self.sync_label)
 
+        self._changed_notes: set[str] = set()
+        self._catalogs_changed = False
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(LIST_REFRESH_MS)
-        self._refresh_timer.timeout.connect(self.refresh_lists)
+        self._refresh_timer.timeout.connect(self._apply_changes)
         self._upkeep = QTimer(self)
         self._upkeep.setInterval(1000)
         self._upkeep.timeout.connect(self._do_upkeep)
         self._upkeep.start()
 
         self._build_actions()
-        self.bridge.note_changed.connect(lambda _e: self._refresh_timer.start())
-        self.bridge.catalog_changed.connect(lambda _e: self._refresh_timer.start())
+        self.bridge.note_changed.connect(self._on_note_changed)
+        self.bridge.catalog_changed.connect(self._on_catalog_changed)
         self.bridge.problem.connect(self.banner.show_message)
         self.sidebar.selectionModel().currentChanged.connect(lambda *_: self.refresh_notes())
         self.notes.selectionModel().currentChanged.connect(self._open_current)
@@ -124,10 +127,48 @@ class MainWindow(QMainWindow):
 
     # ---- lists -------------------------------------------------------------------------
 
+    def _on_note_changed(self, event) -> None:
+        self._changed_notes.add(event.doc_id)
+        self._refresh_timer.start()
+
+    def _on_catalog_changed(self, _event) -> None:
+        self._catalogs_changed = True
+        self._refresh_timer.start()
+
+    def _apply_changes(self) -> None:
+        """Bring the lists up to date with the changes of the last LIST_REFRESH_MS.
+
+        A note's text changing moves only its own row: re-reading 10,000 rows per
+        keystroke froze the window. Catalog changes (new, moved, trashed notes,
+        renamed notebooks) re-read everything.
+        """
+        changed, self._changed_notes = self._changed_notes, set()
+        if self._catalogs_changed:
+            self._catalogs_changed = False
+            self.refresh_lists()
+        elif changed:
+            self._update_rows(changed)
+
+    def _update_rows(self, note_ids: set[str]) -> None:
+        kind, notebook_id = self.current_filter()
+        notes = {n.note_id: n for n in self.notes_model.notes()}
+        for note_id in note_ids:
+            try:
+                summary = self.vault.note_summary(note_id)
+            except PlaitError:
+                notes.pop(note_id, None)
+                continue
+            wanted = summary.trashed == (kind == "trash") and (
+                kind != "notebook" or summary.notebook_id == notebook_id)
+            if wanted:
+                notes[note_id] = summary
+            else:
+                notes.pop(note_id, None)
+        self.notes_model.set_notes(sorted(notes.values(), key=list_order))
+
     def refresh_lists(self) -> None:
         """Re-read notebooks and the visible notes from the vault (cheap; no disk waits)."""
-        all_count = len(self.vault.list_notes())
-        trash_count = len(self.vault.list_notes(trashed=True))
+        all_count, trash_count = self.vault.note_counts()
         self.sidebar_model.set_notebooks(self.vault.notebooks(), all_count, trash_count)
         if not self.sidebar.currentIndex().isValid():
             self.sidebar.setCurrentIndex(self.sidebar_model.index(0))

@@ -699,6 +699,10 @@ class Vault:
     def note_summary(self, note_id: str) -> NoteSummary:
         return self._list.summary(note_id)
 
+    def note_counts(self) -> tuple[int, int]:
+        """(notes, notes in the trash), cheaply, for the sidebar."""
+        return self._list.counts()
+
     def resolve_note(self, ref: str) -> str:
         """A note id from an id, an id prefix (4+ characters) or an exact title."""
         self.flush_index_for_reading()
