@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("note")
     p.set_defaults(run=lambda v, a: v.restore_note(v.resolve_note(a.note)), writes=True)
 
+    p = sub.add_parser("search", help="full-text search: words, \"phrases\", prefix*, tag:x, "
+                                      "notebook:x, modified:7d, ...")
+    p.add_argument("query", nargs="+", help="the query (quote it in the shell)")
+    p.add_argument("--trash", action="store_true", help="search the trash instead")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_search, writes=True)
+
     p = sub.add_parser("notebooks", help="list notebooks")
     p.set_defaults(run=cmd_notebooks, writes=False)
 
@@ -176,6 +184,36 @@ def cmd_edit(vault: Vault, args: argparse.Namespace) -> None:
     else:
         vault.set_text(note_id, body)
     vault.flush()
+
+
+def cmd_search(vault: Vault, args: argparse.Namespace) -> None:
+    vault.wait_for_search()  # a vault opened just now may still be indexing
+    results = vault.search(" ".join(args.query), limit=args.limit, trash=args.trash)
+    if args.json:
+        print(json.dumps({"total": results.total, "incomplete": results.incomplete, "hits": [{
+            "id": h.note_id, "title": h.title, "notebook": h.notebook_name,
+            "modified": h.modified, "score": h.score, "snippet": h.snippet,
+            "snippet_matches": h.snippet_matches, "body_matches": h.body_matches,
+        } for h in results.hits]}, ensure_ascii=False, indent=2))
+        return
+    if not results.hits:
+        print("No notes match.")
+        return
+    for hit in results.hits:
+        print(f"{hit.note_id[:8]}  {_when(hit.modified)}  {hit.notebook_name:<14.14}  "
+              f"{hit.title or 'Untitled'}")
+        print(f"          {_mark(hit.snippet, hit.snippet_matches)}")
+    if results.total > len(results.hits):
+        print(f"({results.total - len(results.hits)} more; use --limit)")
+
+
+def _mark(text: str, ranges: list[tuple[int, int]]) -> str:
+    """The snippet with each match in [brackets], readable without colour."""
+    out, last = [], 0
+    for start, end in ranges:
+        out += [text[last:start], "[", text[start:end], "]"]
+        last = end
+    return "".join(out) + text[last:]
 
 
 def cmd_notebooks(vault: Vault, args: argparse.Namespace) -> None:

@@ -85,7 +85,7 @@ def _tags_column(tags: tuple[str, ...]) -> str:
     return " ".join(tags)
 
 
-def queue_write(storage: Storage, summary: NoteSummary) -> int:
+def queue_write(storage: Storage, summary: NoteSummary, state: bytes) -> int:
     """Upsert one row on the writer thread, stamped with the newest update it reflects.
 
     The writer runs queued work in order, so every update of this note queued
@@ -100,10 +100,10 @@ def queue_write(storage: Storage, summary: NoteSummary) -> int:
             (s.note_id,),
         ).fetchone()[0]
         conn.execute(
-            f"INSERT OR REPLACE INTO note_index ({SUMMARY_COLUMNS}, index_seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO note_index ({SUMMARY_COLUMNS}, index_seq, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (s.note_id, s.notebook_id, s.title, s.snippet, _tags_column(s.tags),
-             s.created, s.modified, int(s.pinned), int(s.trashed), s.chars, newest or 0),
+             s.created, s.modified, int(s.pinned), int(s.trashed), s.chars, newest or 0, state),
         )
 
     return storage.submit(write)
@@ -138,12 +138,16 @@ class NoteList:
     def __init__(
         self,
         storage: Storage,
-        text_of: Callable[[str], str],
+        snapshot: Callable[[str], tuple[str, bytes]],
         placement: Callable[[str], Placement],
         read_only: bool,
+        on_summary: Callable[[NoteSummary, str, bytes], None] | None = None,
     ) -> None:
+        """`snapshot(note_id)` gives a note's text and state vector; `on_summary` hears
+        of every row written, with that snapshot (the search index feeds on it)."""
         self._storage = storage
-        self._text_of = text_of
+        self._snapshot = snapshot
+        self._on_summary = on_summary
         self._placement = placement
         self._read_only = read_only
         self._dirty: dict[str, float] = {}
@@ -172,9 +176,11 @@ class NoteList:
         self._dirty.setdefault(note_id, time.monotonic())
 
     def placement_changed(self, note_id: str) -> None:
-        """A catalog moved, pinned or trashed the note: update those columns only."""
+        """A catalog moved, pinned or trashed the note: update those columns now, and
+        re-derive the whole entry soon (the search index wants the new placement too)."""
         if self._read_only:
             return
+        self._dirty.setdefault(note_id, time.monotonic())
         notebook_id, flags = self._placement(note_id)
         ticket = queue_flags(self._storage, note_id, notebook_id, flags)
         current = self._current(note_id)
@@ -201,13 +207,15 @@ class NoteList:
                 continue
             self._indexed_at[note_id] = time.monotonic()
             try:
-                text = self._text_of(note_id)
+                text, state = self._snapshot(note_id)
             except NoteNotFoundError:
                 continue
             modified = self._modified.get(note_id) or self._stored_modified(note_id)
             self._modified[note_id] = modified
             summary = summarize(note_id, text, *self._placement(note_id), modified)
-            self._fresh[note_id] = (queue_write(self._storage, summary), summary)
+            self._fresh[note_id] = (queue_write(self._storage, summary, state), summary)
+            if self._on_summary is not None:
+                self._on_summary(summary, text, state)
 
     def reconcile(self) -> None:
         """After a crash the rows may lag the documents: repair what is stale."""
@@ -220,6 +228,12 @@ class NoteList:
             if (home, bool(pinned), bool(trashed)) != (notebook_id, *list_flags(home, flags)):
                 self.placement_changed(note_id)
         self.refresh()
+
+    def search_rows(self) -> list[tuple]:
+        """(note id, notebook id, created, modified, trashed, state) of every committed row."""
+        return self._storage.query(
+            "SELECT note_id, notebook_id, created, modified, trashed, state FROM note_index"
+        )
 
     def _stored_modified(self, note_id: str) -> float:
         row = self._storage.query(

@@ -35,6 +35,9 @@ class Placements:
         placed = self._placed.get(note_id)
         return placed[0] if placed else None
 
+    def notes_in(self, catalog_id: str) -> list[str]:
+        return [n for n, (home, _) in self._placed.items() if home == catalog_id]
+
     def live_counts(self) -> dict[str, int]:
         """Notes not in the trash, per notebook."""
         counts: dict[str, int] = {}

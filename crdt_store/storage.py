@@ -32,7 +32,7 @@ from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "plait.sqlite3"
 
 SCHEMA = """
@@ -91,7 +91,8 @@ CREATE TABLE IF NOT EXISTS note_index (
     pinned INTEGER NOT NULL,
     trashed INTEGER NOT NULL,
     chars INTEGER NOT NULL,
-    index_seq INTEGER NOT NULL
+    index_seq INTEGER NOT NULL,
+    state BLOB
 );
 CREATE TABLE IF NOT EXISTS imports (source_key TEXT PRIMARY KEY, note_id TEXT NOT NULL);
 """
@@ -155,11 +156,40 @@ def init_schema(conn: sqlite3.Connection) -> None:
                 f"This vault was written by a newer Plait (schema {version}); "
                 f"this version understands schema {SCHEMA_VERSION}. Update Plait to open it."
             )
+        if version < SCHEMA_VERSION:
+            _migrate(conn, version)
         return
     conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older vault's schema up to date, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version < 2:  # the note list records each note's state vector, for search
+            conn.execute("ALTER TABLE note_index ADD COLUMN state BLOB")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                     (str(SCHEMA_VERSION),))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def load_stored(conn: sqlite3.Connection, doc_id: str) -> StoredDoc:
+    """Everything on disk needed to rebuild one document."""
+    row = conn.execute(
+        "SELECT data, upto_seq FROM checkpoints WHERE doc_id = ?", (doc_id,)
+    ).fetchone()
+    checkpoint, upto = (row[0], row[1]) if row else (None, 0)
+    # Every remaining row: rows kept back by compaction can be older than the checkpoint.
+    updates = conn.execute(
+        "SELECT seq, data FROM updates WHERE doc_id = ? ORDER BY seq", (doc_id,)
+    ).fetchall()
+    return StoredDoc(checkpoint, upto, updates)
 
 
 class Storage:
@@ -264,15 +294,7 @@ class Storage:
 
     def load(self, doc_id: str) -> StoredDoc:
         """Everything needed to rebuild one document."""
-        row = self._conn.execute(
-            "SELECT data, upto_seq FROM checkpoints WHERE doc_id = ?", (doc_id,)
-        ).fetchone()
-        checkpoint, upto = (row[0], row[1]) if row else (None, 0)
-        # Every remaining row: rows kept back by compaction can be older than the checkpoint.
-        updates = self._conn.execute(
-            "SELECT seq, data FROM updates WHERE doc_id = ? ORDER BY seq", (doc_id,)
-        ).fetchall()
-        return StoredDoc(checkpoint, upto, updates)
+        return load_stored(self._conn, doc_id)
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
         return self._conn.execute(sql, tuple(params)).fetchall()

@@ -27,6 +27,7 @@ from .documents import rebuild
 from .errors import (
     NotebookNotFoundError,
     NoteNotFoundError,
+    PlaitError,
     ReadOnlyVaultError,
     VaultNotFoundError,
 )
@@ -35,6 +36,8 @@ from .guard import apply_update_guarded, check_update
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import NotebookInfo, NoteFlags, NoteSummary
 from .note_index import NoteList
+from .search import SearchIndex, SearchResults
+from .search_feed import AUTHORS_SQL, SearchFeed
 from .placements import Placements
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
@@ -91,6 +94,7 @@ class Vault:
         display_name: str | None = None,
         flush_interval: float = 0.1,
         compact_after_rows: int = 1000,
+        search: bool = True,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.read_only = read_only
@@ -122,10 +126,18 @@ class Vault:
                 compact_after_rows=compact_after_rows,
             )
             self.author = self._establish_identity(db_path, display_name)
-            self._list = NoteList(self._storage, self.note_text, self._placement, read_only)
+            self._search: SearchFeed | None = None
+            self._seen_authors: dict[str, set[str]] = {}
+            self._list = NoteList(self._storage, self._snapshot, self._placement, read_only,
+                                  on_summary=self._feed_search)
             self._load_catalogs()
             if not read_only:
+                if search:
+                    self._open_search(db_path)
                 self._list.reconcile()
+                if self._search is not None:
+                    self._storage.flush(timeout=None)  # the reconcile reads committed rows
+                    self._search.reconcile(self._list.search_rows(), self._notebook_names())
         except BaseException:
             self._lock.release()
             raise
@@ -143,6 +155,8 @@ class Vault:
         try:
             if not self.read_only:
                 self.refresh_index()
+            if self._search is not None:
+                self._search.close()
             self._storage.close()
         finally:
             self._lock.release()
@@ -178,6 +192,49 @@ class Vault:
         """
         self._merge_guards.append(callback)
         return lambda: self._merge_guards.remove(callback)
+
+    # ---- search ------------------------------------------------------------------------
+
+    def _open_search(self, db_path: Path) -> None:
+        index = SearchIndex(self.path / "search",
+                            on_error=lambda message: self.notices.append(Notice(message)))
+        if index.open_reason and "damaged" in index.open_reason:
+            self.notices.append(Notice(
+                f"The search index is being rebuilt ({index.open_reason}); "
+                "results may be incomplete until it is done. Your notes are not affected."
+            ))
+        self._search = SearchFeed(index, db_path, self._authors_of)
+
+    def _feed_search(self, summary: NoteSummary, text: str, state: bytes) -> None:
+        if self._search is not None:
+            self._search.note_summarized(summary, text, state,
+                                         self._notebook_names().get(summary.notebook_id or "", ""))
+
+    def _authors_of(self, note_id: str) -> tuple[str, ...]:
+        stored = {r[0] for r in self._storage.query(AUTHORS_SQL, (note_id,))}
+        return tuple(sorted(stored | self._seen_authors.get(note_id, set())))
+
+    def _notebook_names(self) -> dict[str, str]:
+        return {c.doc_id: model.notebook_name(c.doc) for c in self._catalogs()}
+
+    def search(self, query: str, *, limit: int = 50, trash: bool = False) -> SearchResults:
+        """Ranked results for the query language of crdt_store.search.query; raises
+        SearchQueryError with a readable message for a malformed query."""
+        if self._search is None:
+            raise PlaitError("Search is not available while another Plait process is "
+                             "writing to this vault; search in that window instead.")
+        self.refresh_index()  # what was typed a moment ago is queued for the index too
+        return self._search.index.search(query, limit=limit, trash=trash)
+
+    def wait_for_search(self, timeout: float | None = None) -> None:
+        """Block until every queued note is searchable (tests and the CLI)."""
+        if self._search is not None:
+            self.refresh_index()
+            self._search.wait(timeout)
+
+    @property
+    def search_rebuilding(self) -> bool:
+        return self._search is not None and self._search.index.rebuilding
 
     # ---- identity ----------------------------------------------------------------------
 
@@ -298,6 +355,7 @@ class Vault:
         """Bookkeeping and publishing after a change. For catalogs, `notes` names the
         entries it touched (None: re-read the whole catalog)."""
         if loaded.kind is DocKind.NOTE:
+            self._seen_authors.setdefault(loaded.doc_id, set()).add(origin.author.name)
             self._list.touch(loaded.doc_id, wall_time)
         else:
             self._reread_catalog(loaded, notes)
@@ -328,6 +386,10 @@ class Vault:
 
     def note_text(self, note_id: str) -> str:
         return str(self._note(note_id).text)
+
+    def _snapshot(self, note_id: str) -> tuple[str, bytes]:
+        loaded = self._note(note_id)
+        return str(loaded.text), loaded.doc.get_state()
 
     def note_doc(self, note_id: str) -> Doc:
         """The live CRDT document of a note (for the editor's UndoManager and sync)."""
@@ -569,6 +631,8 @@ class Vault:
 
     def rename_notebook(self, notebook_id: str, name: str, *, initiator: Hashable | None = None) -> None:
         self._set_notebook_field(notebook_id, "name", name.strip() or "Untitled notebook", initiator)
+        for note_id in self._placements.notes_in(notebook_id):  # search by the new name
+            self._list.placement_changed(note_id)
 
     def trash_notebook(self, notebook_id: str, *, initiator: Hashable | None = None) -> None:
         self._set_notebook_field(notebook_id, "trashed", True, initiator)

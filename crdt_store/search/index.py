@@ -1,0 +1,407 @@
+"""SearchIndex: a whoosh index in a directory, written by one background thread.
+
+``update``/``delete`` only queue.  The writer thread waits ``BATCH_DELAY`` for more
+work, then applies what is queued (up to ``MAX_BATCH`` notes) in one commit.
+Searches never wait for it: they read the last committed state.  Callbacks
+(``on_progress``, ``on_error``) run on the writer thread, except errors found by a
+search, which are reported on the searching thread; a GUI must hand them over to
+its own thread.  Do not call ``flush`` or ``close`` from a callback.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+
+from whoosh.collectors import Collector, TopCollector
+from whoosh.index import LockError
+from whoosh.query import And, Term
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
+
+from crdt_store.search.documents import NoteDocument
+from crdt_store.search.highlight import make_snippet, match_ranges
+from crdt_store.search.query import FUZZY_PREFIX, ParsedQuery, parse_query
+from crdt_store.search.results import SearchHit, SearchResults
+from crdt_store.search.schema import to_fields
+from crdt_store.search.store import READ_ERRORS, merge_policy, open_index
+from crdt_store.search.text import within_distance
+
+__all__ = ["SearchIndex"]
+
+log = logging.getLogger(__name__)
+
+BATCH_DELAY = 0.2  # seconds the writer waits for more work before committing
+MAX_BATCH = 1000  # notes per commit at most ...
+MAX_BATCH_CHARS = 8_000_000  # ... and characters of text
+MAX_ATTEMPTS = 3  # commits of one batch that fail for a reason other than the lock
+LOCK_RETRY_MAX = 5.0  # seconds between attempts to get a lock another process holds
+
+_Item = tuple[str, int, dict[str, object] | None]  # note_id, sequence number, fields (None: delete)
+
+
+@dataclass
+class _Rebuild:
+    total: int
+    done: int = 0
+    end_seq: int | None = None  # set by end_rebuild: the last queued change of the rebuild
+
+
+class SearchIndex:
+    """Full-text index of a vault's notes in `directory` (which it owns).
+
+    A missing, damaged or outdated index is recreated empty and ``needs_rebuild``
+    is True: feed every note (``begin_rebuild``, ``update`` each, ``end_rebuild``).
+    ``on_progress(done, total)`` reports rebuild progress as notes are committed;
+    ``on_error(message)`` reports problems the index works around (another
+    process holding the index, a commit that failed, damage found while searching).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self._on_progress = on_progress
+        self._on_error = on_error
+        self._ix, reason = open_index(self.directory)
+        self.needs_rebuild = reason is not None
+        self.open_reason = reason  # why the index was created empty, or None
+        self._cond = threading.Condition()
+        self._pending: dict[str, tuple[int, dict[str, object] | None]] = {}
+        self._seq = 0  # last queued change
+        self._done = 0  # every change up to this one is committed (or given up)
+        self._urgent = False
+        self._closing = False
+        self._reset = False
+        self._rebuild: _Rebuild | None = None
+        self._search_lock = threading.Lock()
+        self._searcher: Searcher | None = None
+        self._worker = threading.Thread(target=self._run, name="plait-search-writer", daemon=True)
+        self._worker.start()
+
+    # ------------------------------------------------------------------ writing
+
+    def update(self, doc: NoteDocument) -> None:
+        """Queue `doc` to be (re)indexed; ``ValueError`` if its dates are impossible."""
+        self._enqueue(doc.note_id, to_fields(doc))
+
+    def delete(self, note_id: str) -> None:
+        """Queue the removal of a note."""
+        self._enqueue(note_id, None)
+
+    def _enqueue(self, note_id: str, fields: dict[str, object] | None) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the search index is closed")
+            self._seq += 1
+            self._pending.pop(note_id, None)  # keep the queue in sequence order
+            self._pending[note_id] = (self._seq, fields)
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Commit everything queued so far now; wait for it. False on timeout."""
+        with self._cond:
+            target = self._seq
+            self._urgent = True
+            self._cond.notify_all()
+            return self._cond.wait_for(
+                lambda: self._done >= target or not self._worker.is_alive(), timeout
+            ) and self._done >= target
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Commit what is queued (waiting up to `timeout`), stop the writer, close files."""
+        if self._worker.is_alive():
+            self.flush(timeout)
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._worker.join(timeout)
+        with self._cond:
+            if self._pending:
+                log.warning("%d changes were not written to the search index", len(self._pending))
+        with self._search_lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ rebuild
+
+    def begin_rebuild(self, total: int) -> None:
+        """The vault is about to feed `total` notes; searches report ``incomplete``."""
+        with self._cond:
+            self._rebuild = _Rebuild(total)
+
+    def end_rebuild(self) -> None:
+        """Every note of the rebuild is queued; it ends once they are committed."""
+        with self._cond:
+            if self._rebuild is None:
+                return
+            self._rebuild.end_seq = self._seq
+            progress = self._advance_rebuild(0)
+        self._progress(progress)
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._rebuild is not None
+
+    def _advance_rebuild(self, updated: int) -> tuple[int, int] | None:
+        """Count `updated` notes as committed (lock held); the progress to report."""
+        r = self._rebuild
+        if r is None:
+            return None
+        r.done = min(r.total, r.done + updated)
+        if r.end_seq is not None and self._done >= r.end_seq:
+            self._rebuild = None
+            self.needs_rebuild = False
+            return r.total, r.total
+        return r.done, r.total
+
+    # ------------------------------------------------------------------ the writer thread
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closing or self._reset)
+                reset, self._reset = self._reset, False
+                if not reset and not self._pending:
+                    return  # closing, nothing left
+                batch = [] if reset else self._take()
+            if reset:
+                self._reopen()
+            elif not self._commit(batch) and self._closing:
+                return
+
+    def _take(self) -> list[_Item]:
+        """Wait up to BATCH_DELAY for more work (lock held), then take a batch."""
+        deadline = time.monotonic() + BATCH_DELAY
+        while not (self._urgent or self._closing) and len(self._pending) < MAX_BATCH:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._cond.wait(left)
+        batch: list[_Item] = []
+        chars = 0
+        for note_id in list(itertools.islice(self._pending, MAX_BATCH)):
+            seq, fields = self._pending.pop(note_id)
+            batch.append((note_id, seq, fields))
+            chars += len(fields["body"]) if fields else 0
+            if chars > MAX_BATCH_CHARS:
+                break
+        if not self._pending:
+            self._urgent = False
+        return batch
+
+    def _commit(self, batch: list[_Item]) -> bool:
+        """Write `batch` in one commit, retrying; False if given up because closing."""
+        delay, failures, told = 0.1, 0, False
+        while True:
+            try:
+                self._write(batch)
+                break
+            except LockError:
+                if not told:
+                    self._report("The search index is in use by another Plait process; "
+                                 "changes will be indexed once it is free.")
+                    told = True
+            except READ_ERRORS as exc:  # a damaged index, a full disk, ...
+                failures += 1
+                log.exception("search index commit failed")
+                self._report(f"Could not update the search index ({type(exc).__name__}: {exc}).")
+                if failures >= MAX_ATTEMPTS:
+                    self.needs_rebuild = True
+                    self._report(f"{len(batch)} notes were left out of the search index; "
+                                 "it will be rebuilt.")
+                    break
+                self._reopen()
+            if self._wait_closing(delay):
+                self._requeue(batch)
+                return False
+            delay = min(delay * 2, LOCK_RETRY_MAX)
+        with self._cond:
+            self._done = max(self._done, max(seq for _, seq, _ in batch))
+            progress = self._advance_rebuild(sum(1 for *_, f in batch if f is not None))
+            self._cond.notify_all()
+        self._progress(progress)
+        return True
+
+    def _write(self, batch: list[_Item]) -> None:
+        writer = self._ix.writer(timeout=0.0)
+        try:
+            for note_id, _, fields in batch:
+                if fields is None:
+                    writer.delete_by_term("note_id", note_id)
+                else:
+                    writer.update_document(**fields)
+            writer.commit(mergetype=merge_policy)
+        finally:
+            if not writer.is_closed:
+                writer.cancel()
+
+    def _wait_closing(self, seconds: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._closing, seconds)
+
+    def _requeue(self, batch: list[_Item]) -> None:
+        with self._cond:
+            for note_id, seq, fields in batch:
+                self._pending.setdefault(note_id, (seq, fields))
+            self._pending = dict(sorted(self._pending.items(), key=lambda kv: kv[1][0]))
+
+    def _reopen(self) -> None:
+        """Reopen the index after an error, recreating it empty if it is damaged."""
+        with self._search_lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+            self._ix, reason = open_index(self.directory)
+        if reason is not None:
+            self.needs_rebuild = True
+            self._report(f"The search index was recreated empty: {reason}.")
+
+    # ------------------------------------------------------------------ reading
+
+    def search(
+        self,
+        query: str | ParsedQuery,
+        *,
+        limit: int | None = 50,
+        trash: bool = False,
+        now: float | None = None,
+    ) -> SearchResults:
+        """Notes matching `query`, best first (newest first for filter-only queries).
+
+        Only notes in the trash with ``trash=True``, only others without.
+        ``SearchQueryError`` for a malformed query string.
+        """
+        if not isinstance(query, ParsedQuery):
+            query = parse_query(query, now=time.time() if now is None else now)
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1 (or None for all)")
+        full = And([query.query, Term("trashed", trash)])
+        try:
+            with self._search_lock:
+                searcher = self._fresh_searcher()
+                collector = _collector(searcher, query, limit)
+                searcher.search_with_collector(full, collector)
+                results = collector.results()
+                total = len(results)
+                found = [(hit.fields(), hit.score if query.ranked else None) for hit in results]
+                fuzzy = _fuzzy_words(searcher.reader(), query) if found else None
+        except READ_ERRORS as exc:
+            self._damaged(exc)
+            return SearchResults([], 0, True)
+        hits = [_hit(fields, score, query, fuzzy) for fields, score in found]
+        return SearchResults(hits, total, self.rebuilding)
+
+    def versions(self) -> dict[str, str]:
+        """note_id -> version of every indexed note (trashed ones included)."""
+        try:
+            with self._search_lock:
+                reader = self._fresh_searcher().reader()
+                return {f["note_id"]: f.get("version", "") for _, f in reader.iter_docs()}
+        except READ_ERRORS as exc:
+            self._damaged(exc)
+            return {}
+
+    def _fresh_searcher(self) -> Searcher:
+        """A searcher on the latest commit (search lock held).
+
+        Not ``Searcher.refresh()``: it reuses the reader of a segment that is
+        still there, with the deletions it had then, so deleted or replaced
+        notes would still be found (whoosh-reloaded 2.7.5).
+        """
+        if self._searcher is not None and not self._searcher.up_to_date():
+            self._searcher.close()
+            self._searcher = None
+        if self._searcher is None:
+            self._searcher = self._ix.searcher()
+        return self._searcher
+
+    def _damaged(self, exc: BaseException) -> None:
+        log.error("search index read failed", exc_info=exc)
+        self._report(f"The search index is damaged ({type(exc).__name__}: {exc}); rebuilding it.")
+        self.needs_rebuild = True
+        with self._cond:
+            self._reset = True
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _report(self, message: str) -> None:
+        log.warning("%s: %s", self.directory, message)
+        if self._on_error is not None:
+            try:
+                self._on_error(message)
+            except Exception:  # a broken callback must not stop the writer
+                log.exception("search index on_error callback failed")
+
+    def _progress(self, progress: tuple[int, int] | None) -> None:
+        if progress is not None and self._on_progress is not None:
+            try:
+                self._on_progress(*progress)
+            except Exception:
+                log.exception("search index on_progress callback failed")
+
+
+def _collector(searcher: Searcher, query: ParsedQuery, limit: int | None) -> Collector:
+    """Best `limit` notes by score (or newest first), counting every match in one pass.
+
+    whoosh's default top-N collector skips blocks and "replaces" matchers that
+    cannot reach the top any more, which leaves the total wrong or makes it
+    re-run the query; so neither is used.
+    """
+    if query.ranked and limit is not None:
+        return TopCollector(limit=limit, usequality=False, replace=0)
+    if query.ranked:
+        return searcher.collector(limit=None)
+    return searcher.collector(limit=limit, sortedby="modified", reverse=True)
+
+
+def _fuzzy_words(reader: IndexReader, query: ParsedQuery) -> set[str] | None:
+    """The indexed body words within reach of the query's fuzzy terms (None: no such terms)."""
+    fuzzy = [t for t in query.terms if t.kind == "fuzzy"]
+    if not fuzzy:
+        return None
+    words: set[str] = set()
+    for leaf, _ in reader.leaf_readers():
+        for term in fuzzy:
+            word = term.words[0]
+            found = leaf.terms_within("body", word, term.maxdist, prefix=FUZZY_PREFIX)
+            words.update(w for w in found if within_distance(w, word, term.maxdist))
+    return words
+
+
+def _hit(
+    fields: dict[str, object], score: float | None, query: ParsedQuery, fuzzy: set[str] | None
+) -> SearchHit:
+    body = str(fields.get("body", ""))
+    matches = match_ranges(body, query.terms, fuzzy)
+    snippet, snippet_matches = make_snippet(body, matches)
+    return SearchHit(
+        note_id=str(fields["note_id"]),
+        title=str(fields.get("title", "")),
+        notebook_id=fields.get("notebook_id"),
+        notebook_name=str(fields.get("notebook", "")),
+        modified=fields["modified"].replace(tzinfo=UTC).timestamp(),
+        score=score,
+        snippet=snippet,
+        snippet_matches=snippet_matches,
+        body_matches=matches,
+    )
+

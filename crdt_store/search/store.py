@@ -1,0 +1,102 @@
+"""Opening the whoosh index on disk, recreating it when it is missing or broken,
+and the segment merge policy of the writer.
+
+The index directory belongs to the index: files whose names start with the
+index prefix (``plait_v``) are deleted when it is recreated; nothing else is.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import EmptyIndexError, FileIndex
+from whoosh.reading import SegmentReader
+
+from crdt_store.search.schema import INDEX_NAME, SCHEMA
+
+__all__ = ["READ_ERRORS", "MAX_SEGMENTS", "merge_policy", "open_index", "read_versions"]
+
+log = logging.getLogger(__name__)
+
+MAX_SEGMENTS = 10  # above this many segments a commit merges the smallest ones
+_PREFIX = "plait_v"
+_LOCK = f"{INDEX_NAME}_WRITELOCK"
+
+# What reading a damaged index raises (beyond whoosh's own IndexError).
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError,
+    whoosh_index.IndexError, AssertionError, KeyError, ValueError, TypeError,
+    AttributeError, IndexError, ImportError, UnicodeDecodeError, MemoryError,
+)
+
+
+def read_versions(ix: FileIndex) -> dict[str, str]:
+    """note_id -> stored version of every indexed note (reads every document)."""
+    with ix.reader() as reader:
+        return {
+            fields["note_id"]: fields.get("version", "")
+            for _, fields in reader.iter_docs()
+        }
+
+
+def _validate(ix: FileIndex) -> None:
+    """Read the TOC, open every segment and read each document's stored fields."""
+    read_versions(ix)
+
+
+def _clear(directory: Path) -> None:
+    """Delete this index's files (any schema version) except the write lock."""
+    for path in directory.iterdir():
+        name = path.name.lstrip("_")
+        if not name.startswith(_PREFIX) or path.name == _LOCK:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def open_index(directory: Path) -> tuple[FileIndex, str | None]:
+    """Open the index in `directory`, creating it if needed.
+
+    Returns the index and, when it had to be created empty, why (so every note
+    must be fed again); never raises for a missing, damaged or outdated index.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    storage = FileStorage(str(directory))
+    try:
+        ix = FileIndex(storage, schema=SCHEMA, indexname=INDEX_NAME)
+        _validate(ix)
+        return ix, None
+    except EmptyIndexError:
+        reason = "there was no search index yet"
+    except READ_ERRORS as exc:
+        reason = f"the search index was damaged ({type(exc).__name__}: {exc})"
+        log.warning("recreating the search index in %s: %s", directory, reason)
+    _clear(directory)
+    return FileIndex.create(storage, SCHEMA, INDEX_NAME), reason
+
+
+def merge_policy(writer, segments):  # noqa: ANN001, ANN201 - whoosh's mergetype signature
+    """Drop fully deleted segments; above MAX_SEGMENTS merge the smallest ones into
+    the segment being written, leaving about half as many (so merges stay
+    logarithmic in the number of commits)."""
+    segments = [s for s in segments if s.doc_count() > 0]
+    if len(segments) < MAX_SEGMENTS:
+        return segments
+    ordered = sorted(segments, key=lambda s: s.doc_count())
+    cut = len(ordered) - MAX_SEGMENTS // 2
+    for segment in ordered[:cut]:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    return ordered[cut:]
