@@ -21,13 +21,16 @@ from PySide6.QtWidgets import (
 )
 
 from crdt_store.errors import PlaitError
+from crdt_store.model import NoteSummary
 from crdt_store.note_index import list_order
+from crdt_store.search import SearchHit
 from crdt_store.vault import Vault
 
 from .banner import Banner
 from .bridge import VaultBridge
 from .markdown_highlighter import MarkdownHighlighter
 from .note_delegate import NoteDelegate
+from .search_bar import SearchBar
 from .note_editor import NoteEditor
 from .note_list_model import NoteListModel
 from .notebook_list_model import NotebookDelegate, NotebookListModel
@@ -62,7 +65,7 @@ class MainWindow(QMainWindow):
         self.notes_model = NoteListModel(self)
         self.notes = QListView()
         self.notes.setModel(self.notes_model)
-        self.notes.setItemDelegate(NoteDelegate(self.notes))
+        self.notes.setItemDelegate(NoteDelegate(self.notes, matches=self._snippet_matches))
         self.notes.setUniformItemSizes(True)
         self.notes.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.notes.setDragEnabled(True)
@@ -73,6 +76,14 @@ class MainWindow(QMainWindow):
         self.list_stack = QStackedWidget()
         self.list_stack.addWidget(self.notes)
         self.list_stack.addWidget(self.empty_label)
+        self.search_bar = SearchBar()
+        self._hits: dict[str, SearchHit] = {}  # the shown search results, by note id
+        list_pane = QWidget()
+        list_layout = QVBoxLayout(list_pane)
+        list_layout.setContentsMargins(0, 0, 0, 0)
+        list_layout.setSpacing(4)
+        list_layout.addWidget(self.search_bar)
+        list_layout.addWidget(self.list_stack, 1)
 
         self.editor = NoteEditor(self.bridge)
         self.highlighter = MarkdownHighlighter(self.editor.document(), self.editor.palette())
@@ -86,7 +97,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.list_stack)
+        self.splitter.addWidget(list_pane)
         self.splitter.addWidget(editor_pane)
         self.splitter.setStretchFactor(2, 1)
         self.splitter.setSizes([200, 300, 600])
@@ -95,7 +106,7 @@ class MainWindow(QMainWindow):
         self.count_label = QLabel()
         self.sync_label = QLabel("Local only")  # the sync issue fills this in
         self.sync_label.setToolTip("This vault is not shared; everything stays on this computer.")
-        self.statusBar().addWidget(self.count_label)
+        self.statusBar().addWidget(self.count_label, 1)
         self.statusBar().addPermanentWidget(self.sync_label)
 
         self._changed_notes: set[str] = set()
@@ -119,6 +130,12 @@ class MainWindow(QMainWindow):
         back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.editor)  # Escape: back to the list
         back.setContext(Qt.ShortcutContext.WidgetShortcut)
         back.activated.connect(self.notes.setFocus)
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self.notes)  # Ctrl+F
+        find.setContext(Qt.ShortcutContext.WidgetShortcut)
+        find.activated.connect(self.search)
+        self.search_bar.query_changed.connect(self.run_search)
+        self.search_bar.next_requested.connect(self._next_match_or_open)
+        self.search_bar.into_results.connect(self.notes.setFocus)
         self.editor.undo_state_changed.connect(self._update_undo_actions)
         self.editor.palette_changed.connect(self.highlighter.set_palette)  # follows OS light/dark
 
@@ -146,6 +163,8 @@ class MainWindow(QMainWindow):
         if self._catalogs_changed:
             self._catalogs_changed = False
             self.refresh_lists()
+        elif changed and self.search_bar.text().strip():
+            self.run_search(self.search_bar.text().strip())  # a shown result may have changed
         elif changed:
             self._update_rows(changed)
 
@@ -175,6 +194,9 @@ class MainWindow(QMainWindow):
         self.refresh_notes()
 
     def refresh_notes(self) -> None:
+        if self.search_bar.text().strip():
+            self.run_search(self.search_bar.text().strip())
+            return
         kind, notebook_id = self.current_filter()
         notes = self.vault.list_notes(notebook_id, trashed=kind == "trash")
         self.notes_model.set_notes(notes)
@@ -220,6 +242,9 @@ class MainWindow(QMainWindow):
             note_id = self.notes_model.note_id_at(current.row())
             if note_id != self.editor.note_id:
                 self.editor.open_note(note_id)
+                hit = self._hits.get(note_id)
+                if hit is not None:
+                    self.editor.show_matches(hit.body_matches)
 
     # ---- actions -----------------------------------------------------------------------
 
@@ -258,9 +283,9 @@ class MainWindow(QMainWindow):
         self._action(edit, "Select &All", self.editor.selectAll, std.SelectAll)
         edit.addSeparator()
         self._action(edit, "Toggle &Task Box", self.editor.toggle_task_at_cursor, "Ctrl+Return")
-        self.search_action = self._action(
-            edit, "&Search Notes…", self.search, "Ctrl+K",
-            "Full-text search arrives with the search feature.")
+        self.search_action = self._action(edit, "&Search Notes…", self.search, "Ctrl+K")
+        self._action(edit, "Find &Next Match", self.editor.next_match, std.FindNext,
+                     fallback="F3")
 
         note = bar.addMenu("&Note")
         self.pin_action = self._action(note, "&Pin / Unpin", self.toggle_pin, "Ctrl+Shift+P")
@@ -359,7 +384,49 @@ class MainWindow(QMainWindow):
             self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
 
     def search(self) -> None:
-        self.statusBar().showMessage("Search is not available yet.", 3000)
+        """Ctrl+K (and Ctrl+F in the list): into the search field."""
+        self.search_bar.setFocus()
+        self.search_bar.selectAll()
+
+    def run_search(self, query: str) -> None:
+        """Show the notes matching `query` in place of the list (the normal list if empty)."""
+        if not query:
+            self._hits = {}
+            self.statusBar().clearMessage()
+            self.refresh_notes()
+            return
+        kind, notebook_id = self.current_filter()
+        try:  # a notebook's results are the vault's, filtered: ask for more of them
+            results = self.vault.search(query, trash=kind == "trash",
+                                        limit=500 if kind == "notebook" else 100)
+        except PlaitError as exc:  # a malformed query says what is wrong
+            self._hits = {}
+            self.notes_model.set_notes([])
+            self.empty_label.setText(str(exc))
+            self.list_stack.setCurrentIndex(1)
+            return
+        hits = [h for h in results.hits if kind != "notebook" or h.notebook_id == notebook_id]
+        self._hits = {h.note_id: h for h in hits}
+        self.notes_model.set_notes([_as_summary(h) for h in hits])
+        self.empty_label.setText(f"No notes match “{query}”.")
+        self.list_stack.setCurrentIndex(0 if hits else 1)
+        self.count_label.setText(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
+        if results.incomplete:
+            self.statusBar().showMessage(
+                "The search index is being rebuilt: results may be incomplete.")
+        else:
+            self.statusBar().clearMessage()
+
+    def _snippet_matches(self, note_id: str) -> list[tuple[int, int]]:
+        hit = self._hits.get(note_id)
+        return hit.snippet_matches if hit else []
+
+    def _next_match_or_open(self) -> None:
+        """Enter in the search field: open the first result, then step through matches."""
+        if self.editor.note_id in self._hits and self.editor.next_match():
+            return
+        if self.notes_model.rowCount():
+            self._select_row(0)
 
     # ---- upkeep, state and events ------------------------------------------------------
 
@@ -399,3 +466,9 @@ class MainWindow(QMainWindow):
         self.editor.close_note()
         self.bridge.close()
         super().closeEvent(event)
+
+
+def _as_summary(hit: SearchHit) -> NoteSummary:
+    """A search hit as a note-list row: its snippet is the excerpt around the match."""
+    return NoteSummary(hit.note_id, hit.notebook_id, hit.title, hit.snippet, (), hit.modified,
+                       hit.modified, False, False, 0)

@@ -64,9 +64,13 @@ class NoteDelegate(QStyledItemDelegate):
     GAP = 8  # between the time and the snippet, and before the pin
 
     def __init__(self, parent: QWidget | None = None, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 matches: Callable[[str], list[tuple[int, int]]] | None = None) -> None:
+        """`matches(note_id)` gives code-point ranges of the snippet to emphasise
+        (search hits); None or [] draws the snippet plainly."""
         super().__init__(parent)
         self._clock = clock
+        self._matches = matches
 
     def sizeHint(self, option: QStyleOptionViewItem,
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
@@ -113,7 +117,10 @@ class NoteDelegate(QStyledItemDelegate):
         if when:
             painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, when)
             line.setLeft(line.left() + body_fm.horizontalAdvance(when) + self.GAP)
-        if note.snippet and line.width() > 0:
+        ranges = self._matches(note.note_id) if self._matches else []
+        if note.snippet and line.width() > 0 and ranges:
+            _draw_marked(painter, line, note.snippet, ranges, dimmed(text), text, option.font)
+        elif note.snippet and line.width() > 0:
             painter.setPen(dimmed(text))
             painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              body_fm.elidedText(note.snippet, Qt.TextElideMode.ElideRight,
@@ -132,6 +139,36 @@ class NoteDelegate(QStyledItemDelegate):
         bold = QFont(font)
         bold.setBold(True)
         return QFontMetrics(bold).height(), QFontMetrics(font).height()
+
+
+def _draw_marked(painter: QPainter, line: QRect, snippet: str, ranges: list[tuple[int, int]],
+                 plain: QColor, strong: QColor, font: QFont) -> None:
+    """The snippet with its matched ranges in bold full-strength text, cut with '…'."""
+    bold = QFont(font)
+    bold.setBold(True)
+    pieces, last = [], 0
+    for start, end in sorted(ranges):
+        pieces += [(snippet[last:start], False), (snippet[start:end], True)]
+        last = end
+    pieces.append((snippet[last:], False))
+    x, right = line.left(), line.right()
+    ellipsis_w = QFontMetrics(font).horizontalAdvance("…")
+    for piece, marked in pieces:
+        if not piece:
+            continue
+        metrics = QFontMetrics(bold if marked else font)
+        width = metrics.horizontalAdvance(piece)
+        if x + width > right:
+            piece = metrics.elidedText(piece, Qt.TextElideMode.ElideRight, max(right - x, 0))
+            width = metrics.horizontalAdvance(piece)
+        painter.setFont(bold if marked else font)
+        painter.setPen(strong if marked else plain)
+        painter.drawText(QRect(x, line.top(), width + 1, line.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, piece)
+        x += width
+        if x + ellipsis_w > right:
+            break
+    painter.setFont(font)
 
 
 def _draw_pin(painter: QPainter, rect: QRect, color: QColor) -> None:

@@ -23,12 +23,21 @@ from typing import Iterator
 
 from pycrdt import UndoManager
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QWidget
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPalette,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
 from crdt_store.errors import PlaitError
 from crdt_store.events import ChangeEvent
 from crdt_store.model import note_body
+from crdt_store.search import to_utf16
 from crdt_store.textdiff import diff_ops
 from crdt_store.unicode_offsets import TextOp, apply_ops, ops_to_utf16
 
@@ -61,6 +70,8 @@ class NoteEditor(QPlainTextEdit):
         self._applying = False  # we are writing CRDT changes into the widget
         self._committing = False  # our own vault.edit is running
         self._undo: UndoManager | None = None
+        self._matches: list[QTextCursor] = []  # search matches shown in this note
+        self._match_index = -1
         self.setUndoRedoEnabled(False)
         self.setTabChangesFocus(False)
         self.document().setDocumentMargin(12)
@@ -90,6 +101,7 @@ class NoteEditor(QPlainTextEdit):
         self._shadow = text
         self._dirty = False
         self._undo = None
+        self.show_matches([])
         if note_id is not None:
             self._undo = UndoManager(
                 scopes=[note_body(self._vault.note_doc(note_id))],
@@ -181,6 +193,43 @@ class NoteEditor(QPlainTextEdit):
             yield
         finally:
             self._applying = False
+
+    # ---- search matches --------------------------------------------------------------
+
+    def show_matches(self, ranges: list[tuple[int, int]]) -> None:
+        """Highlight search matches (code-point ranges of the note's text) and select the
+        first. The highlights are cursors, so they stay on their words through edits."""
+        length = len(self._shadow)
+        units = to_utf16(self._shadow, [r for r in ranges if 0 <= r[0] < r[1] <= length])
+        self._matches = []
+        for start, end in units:
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            self._matches.append(cursor)
+        self._match_index = -1
+        fmt = QTextCharFormat()
+        mark = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+        mark.setAlpha(70)
+        fmt.setBackground(mark)
+        selections = []
+        for cursor in self._matches:
+            selection = QTextEdit.ExtraSelection()
+            selection.cursor = cursor
+            selection.format = fmt
+            selections.append(selection)
+        self.setExtraSelections(selections)
+        if self._matches:
+            self.next_match()
+
+    def next_match(self) -> bool:
+        """Select the next search match (F3); False when there is none."""
+        if not self._matches:
+            return False
+        self._match_index = (self._match_index + 1) % len(self._matches)
+        self.setTextCursor(QTextCursor(self._matches[self._match_index]))
+        self.ensureCursorVisible()
+        return True
 
     # ---- undo ------------------------------------------------------------------------
 

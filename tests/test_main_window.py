@@ -248,11 +248,11 @@ def test_screenshots_light_and_dark(qtbot, make_window, vault) -> None:
 
 def test_starts_on_a_vault_of_10000_notes(qtbot, make_window, tmp_path) -> None:
     vault_dir = tmp_path / "big"
-    with Vault(vault_dir) as v:
+    with Vault(vault_dir, search=False) as v:  # the window is what is tested here
         nb = v.create_notebook("Big")
         for i in range(10_000):
             v.create_note(nb, f"# Note {i}\nbody {i} #tag{i % 50}")
-    vault = Vault(vault_dir)
+    vault = Vault(vault_dir, search=False)
     try:
         start = time.perf_counter()
         window = make_window(vault)
@@ -297,3 +297,35 @@ def test_a_second_window_on_a_busy_vault_opens_read_only_with_a_banner(qtbot, ma
         finally:
             window.close()
             view.close()
+
+
+def test_searching_shows_results_and_opens_one_at_its_match(qtbot, make_window, vault) -> None:
+    ids = populate(vault)
+    vault.create_note(vault.notebook_named("Home"), "# Shopping\nmore café and croissants")
+    vault.wait_for_search()
+    window = make_window(vault)
+    window.activateWindow()
+    window.search_action.trigger()
+    qtbot.waitUntil(window.search_bar.hasFocus)
+    qtbot.keyClicks(window.search_bar, "cafe")  # accent-insensitive
+    qtbot.waitUntil(lambda: window.notes_model.rowCount() == 2, timeout=3000)
+    titles = {window.notes_model.summary_at(r).title for r in range(2)}
+    assert titles == {"Groceries", "Shopping"}
+    qtbot.keyClick(window.search_bar, Qt.Key.Key_Return)  # opens the first result
+    opened = window.editor.note_id
+    assert opened in window._hits
+    selected = window.editor.textCursor().selectedText()
+    assert selected.lower() == "café"
+    shot(window, "main-window-search-light.png")
+    window.search_bar.clear()
+    qtbot.waitUntil(lambda: window.notes_model.rowCount() == 4, timeout=3000)
+    assert ids["plan"] == window.notes_model.note_id_at(0)
+
+
+def test_a_malformed_query_explains_itself(qtbot, make_window, vault) -> None:
+    populate(vault)
+    window = make_window(vault)
+    window.search_bar.setText('"unclosed')
+    window.search_bar.run_now()
+    assert window.list_stack.currentWidget() is window.empty_label
+    assert "quote" in window.empty_label.text().lower()

@@ -27,12 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def doc(i: int, body: str = "", **changes: object) -> NoteDocument:
     body = body or f"Note {i}\nalpha common words number{i} café"
-    fields = dict(
+    base = NoteDocument(
         note_id=f"n{i}", notebook_id="nb", notebook_name="Work", title=body.split("\n")[0], body=body,
         tags=("ideas",), authors=("Ada",), created=NOW - i, modified=NOW - i, trashed=False, version=f"v{i}",
     )
-    fields.update(changes)
-    return NoteDocument(**fields)
+    return replace(base, **changes)
 
 
 def ids(ix: SearchIndex, query: str, **kw: object) -> list[str]:
@@ -175,7 +174,8 @@ DAMAGE = {
     "segment truncated": lambda d: _segment(d).write_bytes(_segment(d).read_bytes()[:1000]),
     "segment garbage": lambda d: _segment(d).write_bytes(os.urandom(_segment(d).stat().st_size)),
     "segment garbage at end": lambda d: _garbage(_segment(d), _segment(d).stat().st_size - 64),
-    "old schema version": lambda d: [p.rename(p.with_name(p.name.replace("v1", "v0"))) for p in d.iterdir()],
+    "old schema version": lambda d: [p.rename(p.with_name(p.name.replace(INDEX_NAME, "plait_v0")))
+                                     for p in d.iterdir()],
 }
 
 
@@ -200,9 +200,10 @@ def test_damage_found_by_a_search_is_reported_and_repaired(filled: Path) -> None
     errors: list[str] = []
     with SearchIndex(filled, on_error=errors.append) as ix:
         assert not ix.needs_rebuild
-        for path in filled.glob("*.seg"):  # damage everything but the stored fields' header
-            _garbage(path, 200)
-            _garbage(path)
+        for path in filled.glob("*.seg"):  # keep the segment's header and directory, garble the rest
+            data = bytearray(path.read_bytes())
+            data[400:-400] = random.Random(0).randbytes(len(data) - 800)
+            path.write_bytes(bytes(data))
         results = [ix.search(q) for q in ("alpha", "number3", "zzz*", "cafe~")]
         assert any(r.incomplete and not r.hits for r in results)
         assert ix.needs_rebuild

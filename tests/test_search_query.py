@@ -11,10 +11,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crdt_store.search import Highlight, NoteDocument, SearchIndex, SearchQueryError, parse_query
+from crdt_store.search import (
+    Highlight,
+    NoteDocument,
+    SearchIndex,
+    SearchQueryError,
+    parse_query,
+)
 from crdt_store.search.dates import DateFilterError, parse_interval
 from crdt_store.search.schema import to_datetime
-from crdt_store.search.text import cjk_grams, fold, fold_run, segments, within_distance, words
+from crdt_store.search.text import (
+    cjk_grams,
+    fold,
+    fold_run,
+    segments,
+    within_distance,
+    words,
+)
 
 NOW = 1_780_000_000.0
 

@@ -9,7 +9,12 @@ ranges of each ``SearchHit`` with ``to_utf16`` for Qt.
 from crdt_store.search.documents import NoteDocument
 from crdt_store.search.highlight import make_snippet, match_ranges, to_utf16
 from crdt_store.search.index import SearchIndex
-from crdt_store.search.query import Highlight, ParsedQuery, SearchQueryError, parse_query
+from crdt_store.search.query import (
+    Highlight,
+    ParsedQuery,
+    SearchQueryError,
+    parse_query,
+)
 from crdt_store.search.results import SearchHit, SearchResults
 from crdt_store.search.schema import SCHEMA
 

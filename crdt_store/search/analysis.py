@@ -10,6 +10,7 @@ substring.  Runs are kept apart by a gap so no phrase crosses from one to the ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 
 from whoosh.analysis import Token, Tokenizer
@@ -17,6 +18,8 @@ from whoosh.analysis import Token, Tokenizer
 from crdt_store.search.text import cjk_runs, fold, fold_run, segments, split
 
 __all__ = ["PlaitTokenizer"]
+
+_ASCII_WORD = re.compile("[a-z0-9]+")  # a word of lower-cased ASCII text (see text.word_char)
 
 
 class PlaitTokenizer(Tokenizer):
@@ -39,7 +42,7 @@ class PlaitTokenizer(Tokenizer):
     def __hash__(self) -> int:
         return hash((self.words, self.grams))
 
-    def __call__(  # noqa: PLR0913 - whoosh's tokenizer signature
+    def __call__(
         self,
         value: str,
         positions: bool = False,
@@ -55,6 +58,10 @@ class PlaitTokenizer(Tokenizer):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         if chars:
             yield from self._with_chars(t, value, start_pos, start_char, keeporiginal)
+        elif value.isascii():  # no CJK runs, and folding is lower-casing
+            if self.words:
+                for pos, word in enumerate(_ASCII_WORD.findall(value.lower()), start_pos):
+                    yield self._emit(t, word, pos, 0, 0, 0, keeporiginal)
         elif not self.grams:
             pos = start_pos
             for run, word in split(value):

@@ -22,7 +22,7 @@ DATE_HELP = "7d, 24h, 2w, 3m, 2026-01-31, >2026-01-01, <=2026-02-01 or 2026-01-0
 
 _RELATIVE = re.compile(r"(\d{1,6})([hdwmy])")
 _DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_COMPARE = re.compile(r"(>=|<=|>|<)(.*)", re.S)
+_COMPARE = re.compile(r"(>=|<=|>|<)(.*)", re.DOTALL)
 
 
 class DateFilterError(ValueError):

@@ -29,7 +29,7 @@ from crdt_store.search.text import (
     word_char,
 )
 
-__all__ = ["SNIPPET_CHARS", "match_ranges", "make_snippet", "to_utf16"]
+__all__ = ["SNIPPET_CHARS", "make_snippet", "match_ranges", "to_utf16"]
 
 SNIPPET_CHARS = 160
 _CONTEXT_BEFORE = 40  # characters of context to show before the first match
@@ -142,6 +142,12 @@ def _compile(terms: tuple[Highlight, ...]) -> _Patterns:
     )
 
 
+@lru_cache(maxsize=8)
+def _any_word(words: frozenset[str]) -> re.Pattern[str]:
+    alternation = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    return re.compile(f"(?:{alternation})(?!{word_char()})")
+
+
 @lru_cache(maxsize=1)
 def _word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return re.compile(word_char()), re.compile(f"{word_char()}+")
@@ -166,13 +172,7 @@ def match_ranges(
     folded = view.folded
     found: list[Range] = []
     for pattern in compiled.patterns:
-        pos = 0
-        while m := pattern.search(folded, pos):
-            if _starts_word(folded, m.start()):
-                found.append(m.span())
-                pos = m.end()
-            else:
-                pos = m.start() + 1
+        found.extend(_search(folded, pattern))
     if compiled.fuzzy:
         found.extend(_fuzzy_hits(folded, compiled.fuzzy, fuzzy_words))
     for needle in compiled.needles:
@@ -184,15 +184,28 @@ def match_ranges(
 
 
 def _fuzzy_hits(folded: str, terms: tuple[Highlight, ...], known: Collection[str] | None) -> Iterable[Range]:
+    if known is not None:
+        if known:
+            yield from _search(folded, _any_word(frozenset(known)))
+        return
     verdicts: dict[str, bool] = {}
     for m in _word_patterns()[1].finditer(folded):
         word = m.group()
-        if known is not None:
-            hit = word in known
-        elif (hit := verdicts.get(word)) is None:
+        if (hit := verdicts.get(word)) is None:
             hit = verdicts[word] = any(within_distance(word, t.words[0], t.maxdist) for t in terms)
         if hit:
             yield m.span()
+
+
+def _search(folded: str, pattern: re.Pattern[str]) -> Iterable[Range]:
+    """Matches of `pattern` that start a word."""
+    pos = 0
+    while m := pattern.search(folded, pos):
+        if _starts_word(folded, m.start()):
+            yield m.span()
+            pos = m.end()
+        else:
+            pos = m.start() + 1
 
 
 def make_snippet(body: str, ranges: Sequence[Range], width: int = SNIPPET_CHARS) -> tuple[str, list[Range]]:

@@ -18,20 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
+from typing import Self
 
 from whoosh.collectors import Collector, TopCollector
 from whoosh.index import LockError
 from whoosh.query import And, Term
-from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from crdt_store.search.documents import NoteDocument
 from crdt_store.search.highlight import make_snippet, match_ranges
-from crdt_store.search.query import FUZZY_PREFIX, ParsedQuery, parse_query
+from crdt_store.search.query import ParsedQuery, fuzzy_words, parse_query
 from crdt_store.search.results import SearchHit, SearchResults
 from crdt_store.search.schema import to_fields
-from crdt_store.search.store import READ_ERRORS, merge_policy, open_index
-from crdt_store.search.text import within_distance
+from crdt_store.search.store import READ_ERRORS, merge_policy, open_index, read_versions
 
 __all__ = ["SearchIndex"]
 
@@ -134,7 +133,7 @@ class SearchIndex:
                 self._searcher.close()
                 self._searcher = None
 
-    def __enter__(self) -> SearchIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -219,7 +218,7 @@ class SearchIndex:
                     self._report("The search index is in use by another Plait process; "
                                  "changes will be indexed once it is free.")
                     told = True
-            except READ_ERRORS as exc:  # a damaged index, a full disk, ...
+            except Exception as exc:  # a damaged index, a full disk, a whoosh bug: report, retry
                 failures += 1
                 log.exception("search index commit failed")
                 self._report(f"Could not update the search index ({type(exc).__name__}: {exc}).")
@@ -302,7 +301,7 @@ class SearchIndex:
                 results = collector.results()
                 total = len(results)
                 found = [(hit.fields(), hit.score if query.ranked else None) for hit in results]
-                fuzzy = _fuzzy_words(searcher.reader(), query) if found else None
+                fuzzy = frozenset(fuzzy_words(query, searcher.reader())) if found else None
         except READ_ERRORS as exc:
             self._damaged(exc)
             return SearchResults([], 0, True)
@@ -313,8 +312,7 @@ class SearchIndex:
         """note_id -> version of every indexed note (trashed ones included)."""
         try:
             with self._search_lock:
-                reader = self._fresh_searcher().reader()
-                return {f["note_id"]: f.get("version", "") for _, f in reader.iter_docs()}
+                return read_versions(self._fresh_searcher().reader())
         except READ_ERRORS as exc:
             self._damaged(exc)
             return {}
@@ -373,22 +371,8 @@ def _collector(searcher: Searcher, query: ParsedQuery, limit: int | None) -> Col
     return searcher.collector(limit=limit, sortedby="modified", reverse=True)
 
 
-def _fuzzy_words(reader: IndexReader, query: ParsedQuery) -> set[str] | None:
-    """The indexed body words within reach of the query's fuzzy terms (None: no such terms)."""
-    fuzzy = [t for t in query.terms if t.kind == "fuzzy"]
-    if not fuzzy:
-        return None
-    words: set[str] = set()
-    for leaf, _ in reader.leaf_readers():
-        for term in fuzzy:
-            word = term.words[0]
-            found = leaf.terms_within("body", word, term.maxdist, prefix=FUZZY_PREFIX)
-            words.update(w for w in found if within_distance(w, word, term.maxdist))
-    return words
-
-
 def _hit(
-    fields: dict[str, object], score: float | None, query: ParsedQuery, fuzzy: set[str] | None
+    fields: dict[str, object], score: float | None, query: ParsedQuery, fuzzy: frozenset[str] | None
 ) -> SearchHit:
     body = str(fields.get("body", ""))
     matches = match_ranges(body, query.terms, fuzzy)

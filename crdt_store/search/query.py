@@ -2,7 +2,8 @@
 
 ``cafe notes`` both words (in the title or body), ``"exact phrase"``, ``plai*``
 prefix, ``recieve~`` / ``recieve~2`` up to 1 / 2 edits, ``cats OR dogs``,
-``NOT draft`` / ``-draft``, ``(a OR b) c`` grouping; filters ``tag:x`` / ``#x``
+``NOT draft`` / ``-draft``, ``(a OR b) c`` grouping (words next to each other
+bind tighter than OR: ``a OR b c`` is ``a OR (b c)``); filters ``tag:x`` / ``#x``
 (also matches ``#x/sub``; ``tag:x*`` any tag starting with x), ``notebook:x``,
 ``title:x``, ``author:x`` (a whole name or one of its words), and ``modified:`` /
 ``created:`` (see ``dates``).  Filter values may be quoted (``title:"a b"``); a
@@ -10,8 +11,8 @@ field followed by parentheses (``title:(a b)``) is not supported.
 
 Everything is case- and accent-insensitive; CJK/Thai text matches as a
 substring.  ``OR``, ``AND`` and ``NOT`` are operators only in capitals.  Words
-that hold no letters or digits are ignored; an unknown ``field:value`` is
-searched as text.  Any input gives a ParsedQuery or a SearchQueryError.
+that hold no letters or digits are ignored; a word that splits into several
+(``snake_case``, ``e-mail``, an unknown ``field:value``) is searched as a phrase.  Any input gives a ParsedQuery or a SearchQueryError.
 """
 
 from __future__ import annotations
@@ -20,23 +21,24 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from whoosh.matching import ListMatcher, NullMatcher
-from whoosh.query import And, DateRange, Every, FuzzyTerm, Not, Or, Phrase, Prefix, Query, Term
+from whoosh.query import And, DateRange, Every, Not, Or, Query, Term
+from whoosh.reading import IndexReader
 
 from crdt_store.errors import PlaitError
 from crdt_store.markdown_text import tag_spans
 from crdt_store.search.dates import DATE_HELP, DateFilterError, parse_interval
+from crdt_store.search.matchers import FastFuzzy, FastPhrase, FastPrefix
 from crdt_store.search.schema import tag_key
-from crdt_store.search.text import cjk_grams, fold, fold_run, segments, within_distance
+from crdt_store.search.text import cjk_grams, fold, fold_run, segments
 from crdt_store.unicode_offsets import sanitize
 
-__all__ = ["Highlight", "ParsedQuery", "SearchQueryError", "parse_query"]
+__all__ = ["Highlight", "ParsedQuery", "SearchQueryError", "fuzzy_words", "parse_query"]
 
 FUZZY_PREFIX = 0  # leading characters a fuzzy match must share (0: any edit anywhere)
 MAX_DEPTH = 32
 _FIELDS = ("tag", "notebook", "title", "author", "modified", "created")
-_FIELD = re.compile(r"([A-Za-z]+):(.*)", re.S)
-_MODIFIER = re.compile(r"(.*?)(\*|~(\d*))?", re.S)
+_FIELD = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
+_MODIFIER = re.compile(r"(.*?)(\*|~(\d*))?", re.DOTALL)
 
 
 class SearchQueryError(PlaitError, ValueError):
@@ -85,37 +87,15 @@ class _Tok:
 _Node = tuple[Query | None, list[Highlight]]
 
 
-class _Expanded:
-    """Mixin for term-expanding queries: the union of the expansions' postings,
-    with one constant score (the boost).
-
-    whoosh ORs the expansions (hundreds of terms for a short prefix) through a
-    binary tree of union matchers once a segment holds over 5,000 notes, which
-    takes seconds; reading each posting list once into a set takes milliseconds.
-    """
-
-    def matcher(self, searcher, context=None):  # noqa: ANN001, ANN201 - whoosh override
-        reader = searcher.reader()
-        found: set[int] = set()
-        for text in self._btexts(reader):
-            if text:
-                found.update(reader.postings(self.fieldname, text).all_ids())
-        return ListMatcher(sorted(found), all_weights=self.boost) if found else NullMatcher()
-
-
-class _Prefix(_Expanded, Prefix):
-    """Prefix query with a fast constant-score matcher."""
-
-
-class _Fuzzy(_Expanded, FuzzyTerm):
-    """FuzzyTerm limited to plain Levenshtein distance whatever reader expands it."""
-
-    def _btexts(self, ixreader):  # noqa: ANN001, ANN202 - whoosh override
-        field = ixreader.schema[self.fieldname]
-        for term in super()._btexts(ixreader):
-            word = term if isinstance(term, str) else field.from_bytes(term)
-            if within_distance(word, self.text, self.maxdist):
-                yield term
+def fuzzy_words(query: ParsedQuery, reader: IndexReader) -> set[str]:
+    """The indexed body words within reach of the query's (not excluded) fuzzy terms."""
+    wanted = {(t.words[0], t.maxdist) for t in query.terms if t.kind == "fuzzy"}
+    words: set[str] = set()
+    for q in query.query.leaves():
+        if isinstance(q, FastFuzzy) and q.fieldname == "body" and (q.text, q.maxdist) in wanted:
+            for leaf, _ in reader.leaf_readers():
+                words.update(q.expanded(leaf))
+    return words
 
 
 def parse_query(text: str, *, now: float) -> ParsedQuery:
@@ -155,7 +135,7 @@ def _lex(text: str) -> list[_Tok]:
         elif c == '"':
             phrase, i = _read_phrase(text, i)
             out.append(_Tok("PHRASE", phrase))
-        elif c == "-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in ")":
+        elif c == "-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] != ")":
             out.append(_Tok("NOT", "-"))
             i += 1
         else:
@@ -189,7 +169,7 @@ def _classify(text: str, word: str, j: int) -> tuple[_Tok | None, int]:
         if not value.strip():
             raise SearchQueryError(f"{field}: needs a value, as in {field}:{_EXAMPLES[field]}.")
         return _Tok("FIELD", value, field, quoted), j
-    tag = word[:-1] if word.endswith("*") else word
+    tag = word.removesuffix("*")
     if tag.startswith("#") and list(tag_spans(tag)) == [(0, len(tag))]:
         return _Tok("FIELD", word[1:], "tag"), j
     return _Tok("WORD", word), j
@@ -204,7 +184,7 @@ _EXAMPLES = {
 # --------------------------------------------------------------------------- parser
 
 
-def _any(fields: tuple[str, ...], make) -> Query:  # noqa: ANN001 - make: field -> Query
+def _any(fields: tuple[str, ...], make) -> Query:
     queries = [make(f) for f in fields]
     return queries[0] if len(queries) == 1 else Or(queries)
 
@@ -304,12 +284,12 @@ class _Parser:
             if not key:
                 raise SearchQueryError(f"tag: needs a tag name, as in tag:{_EXAMPLES['tag']}.")
             if prefix:
-                return _Prefix("tags", key), []
-            return Or([Term("tags", key), _Prefix("tags", key + "/")]), []
+                return FastPrefix("tags", key), []
+            return Or([Term("tags", key), FastPrefix("tags", key + "/")]), []
         key = " ".join(fold(core).replace(",", " ").split()).lower()
         if not key:
             raise SearchQueryError(f"author: needs a name, as in author:{_EXAMPLES['author']}.")
-        return (_Prefix("authors", key) if prefix else Term("authors", key)), []
+        return (FastPrefix("authors", key) if prefix else Term("authors", key)), []
 
 
 # --------------------------------------------------------------------------- text terms
@@ -347,21 +327,22 @@ def _text(raw: str, fields: tuple[str, ...], cjk_field: str, *, phrase: bool) ->
     for n, group in enumerate(groups):
         if isinstance(group, str):
             grams = cjk_grams(group)
-            queries.append(Term(cjk_field, grams[0]) if len(grams) == 1 else Phrase(cjk_field, grams))
+            queries.append(Term(cjk_field, grams[0]) if len(grams) == 1 else FastPhrase(cjk_field, grams))
             terms.append(Highlight("cjk", (group,)))
         elif fuzzy:
             for word in group:
-                queries.append(_any(fields, lambda f, w=word: _Fuzzy(f, w, maxdist=fuzzy, prefixlength=FUZZY_PREFIX)))
+                queries.append(_any(fields, lambda f, w=word, d=fuzzy: FastFuzzy(
+                    f, w, maxdist=d, prefixlength=FUZZY_PREFIX)))
                 terms.append(Highlight("fuzzy", (word,), fuzzy))
         elif prefix and n == len(groups) - 1:
             *head, last = group
             queries += [_any(fields, lambda f, w=w: Term(f, w)) for w in head]
-            queries.append(_any(fields, lambda f: _Prefix(f, last)))
+            queries.append(_any(fields, lambda f, p=last: FastPrefix(f, p)))
             terms += [Highlight("word", (w,)) for w in head] + [Highlight("prefix", (last,))]
         elif len(group) == 1:
             queries.append(_any(fields, lambda f, w=group[0]: Term(f, w)))
             terms.append(Highlight("word", (group[0],)))
         else:
-            queries.append(_any(fields, lambda f, ws=tuple(group): Phrase(f, list(ws))))
+            queries.append(_any(fields, lambda f, ws=tuple(group): FastPhrase(f, list(ws))))
             terms.append(Highlight("phrase", tuple(group)))
     return _all(queries), terms

@@ -2,7 +2,8 @@
 
 Text fields are folded (see ``text.fold``); words are not stemmed, so prefix,
 fuzzy and phrase queries mean exactly what they say.  Dates are stored as naive
-UTC datetimes.  Bump ``INDEX_NAME`` whenever the schema or the analysis changes:
+UTC datetimes.  ``note_id`` and ``version`` are also kept in per-document
+columns, so listing versions does not unpickle every stored body.  Bump ``INDEX_NAME`` whenever the schema or the analysis changes:
 an index under another name is discarded and rebuilt.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import BOOLEAN, COLUMN, DATETIME, ID, KEYWORD, TEXT, Schema
 
 from crdt_store.search.analysis import PlaitTokenizer
 from crdt_store.search.documents import NoteDocument
@@ -19,7 +21,7 @@ from crdt_store.unicode_offsets import sanitize
 
 __all__ = ["INDEX_NAME", "SCHEMA", "author_keys", "tag_key", "to_datetime", "to_fields"]
 
-INDEX_NAME = "plait_v1"
+INDEX_NAME = "plait_v2"
 TITLE_BOOST = 2.0
 
 SCHEMA = Schema(
@@ -34,7 +36,7 @@ SCHEMA = Schema(
     created=DATETIME(stored=True, sortable=True),
     modified=DATETIME(stored=True, sortable=True),
     trashed=BOOLEAN(stored=True),
-    version=STORED(),
+    version=COLUMN(VarBytesColumn()),  # stored as a column: versions() needs no note bodies
 )
 
 
@@ -72,7 +74,7 @@ def to_fields(doc: NoteDocument) -> dict[str, object]:
         "created": created,
         "modified": modified,
         "trashed": doc.trashed,
-        "version": doc.version,
+        "version": doc.version.encode("utf-8", "surrogatepass"),
     }
     if doc.notebook_id is not None:
         fields["notebook_id"] = doc.notebook_id

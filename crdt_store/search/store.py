@@ -17,11 +17,11 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError, FileIndex
-from whoosh.reading import SegmentReader
+from whoosh.reading import IndexReader, SegmentReader
 
 from crdt_store.search.schema import INDEX_NAME, SCHEMA
 
-__all__ = ["READ_ERRORS", "MAX_SEGMENTS", "merge_policy", "open_index", "read_versions"]
+__all__ = ["MAX_SEGMENTS", "READ_ERRORS", "merge_policy", "open_index", "read_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +37,28 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def read_versions(ix: FileIndex) -> dict[str, str]:
-    """note_id -> stored version of every indexed note (reads every document)."""
-    with ix.reader() as reader:
-        return {
-            fields["note_id"]: fields.get("version", "")
-            for _, fields in reader.iter_docs()
-        }
+def read_versions(reader: IndexReader) -> dict[str, str]:
+    """note_id -> version of every live document, read from the columns."""
+    versions: dict[str, str] = {}
+    for leaf, _ in reader.leaf_readers():
+        if not leaf.doc_count_all():
+            continue  # an empty index's reader has no columns
+        note_ids = leaf.column_reader("note_id")
+        stamps = leaf.column_reader("version")
+        for docnum in leaf.all_doc_ids():
+            versions[note_ids[docnum]] = stamps[docnum].decode("utf-8", "surrogatepass")
+    return versions
 
 
 def _validate(ix: FileIndex) -> None:
-    """Read the TOC, open every segment and read each document's stored fields."""
-    read_versions(ix)
+    """Read the TOC, open every segment, read its columns, term list and last document."""
+    with ix.reader() as reader:
+        read_versions(reader)
+        for leaf, _ in reader.leaf_readers():
+            for _ in leaf.lexicon("note_id"):
+                pass
+            if leaf.doc_count_all():
+                leaf.stored_fields(leaf.doc_count_all() - 1)
 
 
 def _clear(directory: Path) -> None:
@@ -84,7 +94,7 @@ def open_index(directory: Path) -> tuple[FileIndex, str | None]:
     return FileIndex.create(storage, SCHEMA, INDEX_NAME), reason
 
 
-def merge_policy(writer, segments):  # noqa: ANN001, ANN201 - whoosh's mergetype signature
+def merge_policy(writer, segments):
     """Drop fully deleted segments; above MAX_SEGMENTS merge the smallest ones into
     the segment being written, leaving about half as many (so merges stay
     logarithmic in the number of commits)."""

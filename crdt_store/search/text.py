@@ -23,14 +23,12 @@ from functools import cache
 from whoosh.support.charset import accent_map
 
 __all__ = [
-    "CJK_CLASS",
     "UNSAFE",
     "char_fold_table",
     "cjk_grams",
     "cjk_runs",
     "fold",
     "fold_run",
-    "is_cjk",
     "segments",
     "separator_char",
     "split",
@@ -155,11 +153,6 @@ def char_fold_table() -> dict[int, str]:
     return _CharFolds({c: chr(c).lower() for c in range(128)})
 
 
-def is_cjk(ch: str) -> bool:
-    """True if `ch` belongs to a script written without spaces (searched by substring)."""
-    return _CJK_CHAR.match(ch) is not None
-
-
 def segments(text: str) -> Iterator[tuple[bool, int, int]]:
     """``(is_cjk_run, start, end)`` for each word and CJK run of `text`, in order."""
     for m in _segmenter().finditer(text):
@@ -181,7 +174,7 @@ def words(text: str) -> list[str]:
     return [fold(word) for _, word in split(text) if word]
 
 
-_CLUSTER = re.compile(r".[\u3099\u309a\uff9e\uff9f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]*", re.S)
+_CLUSTER = re.compile(r".[\u3099\u309a\uff9e\uff9f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]*", re.DOTALL)
 
 
 def fold_run(run: str) -> tuple[str, list[tuple[int, int]] | None]:

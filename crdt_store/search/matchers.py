@@ -1,0 +1,131 @@
+"""whoosh queries with faster matchers for prefixes, fuzzy terms and phrases.
+
+Each works out, once per segment reader, the sorted list of matching notes
+(cached on the query object, keyed weakly by the reader) and serves it through
+a ``ListMatcher``:
+
+* whoosh ORs the expansions of a prefix or fuzzy term (hundreds of words for a
+  short prefix) through a binary tree of union matchers once a segment holds
+  over 5,000 notes, which takes seconds; reading each posting list once into a
+  set takes milliseconds.  These score a constant (the boost).
+* whoosh checks a phrase in each candidate note with pure-Python span objects;
+  here the positions are decoded with ``pickle``/``accumulate`` and the words'
+  position sets are intersected.  Score: the boost times ``1 + log(occurrences)``.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from itertools import accumulate, repeat
+from operator import sub
+from weakref import WeakKeyDictionary
+
+from whoosh.formats import Positions
+from whoosh.matching import ListMatcher, Matcher, NullMatcher
+from whoosh.query import FuzzyTerm, Phrase, Prefix
+from whoosh.reading import IndexReader
+from whoosh.system import _INT_SIZE
+
+from crdt_store.search.text import within_distance
+
+__all__ = ["FastFuzzy", "FastPhrase", "FastPrefix"]
+
+_Docs = tuple[list[int], list[float] | None]  # note numbers, and their weights if not constant
+
+
+def _cached(query: object, name: str, reader: IndexReader, compute):
+    """``compute(reader)``, remembered on `query` for as long as `reader` lives."""
+    cache = query.__dict__.setdefault(f"_plait_{name}", WeakKeyDictionary())
+    if reader not in cache:
+        cache[reader] = compute(reader)
+    return cache[reader]
+
+
+def _matcher(docs: _Docs, boost: float) -> Matcher:
+    ids, weights = docs
+    if not ids:
+        return NullMatcher()
+    return ListMatcher(ids, weights=weights) if weights else ListMatcher(ids, all_weights=boost)
+
+
+class _Expanding:
+    """Mixin for prefix and fuzzy queries: the union of the expansions' postings."""
+
+    def expanded(self, reader: IndexReader) -> list[str]:
+        """The indexed words this query stands for in `reader`."""
+        return _cached(self, "words", reader, self._words)
+
+    def _words(self, reader: IndexReader) -> list[str]:
+        field = reader.schema[self.fieldname]
+        return [t if isinstance(t, str) else field.from_bytes(t) for t in self._btexts(reader) if t]
+
+    def _docs(self, reader: IndexReader) -> _Docs:
+        found: set[int] = set()
+        for word in self.expanded(reader):
+            found.update(reader.postings(self.fieldname, word).all_ids())
+        return sorted(found), None
+
+    def estimate_size(self, ixreader):
+        return len(_cached(self, "docs", ixreader, self._docs)[0])
+
+    def matcher(self, searcher, context=None):
+        return _matcher(_cached(self, "docs", searcher.reader(), self._docs), self.boost)
+
+
+class FastPrefix(_Expanding, Prefix):
+    """Notes with a word starting with ``text``."""
+
+
+class FastFuzzy(_Expanding, FuzzyTerm):
+    """Notes with a word within ``maxdist`` Levenshtein edits of ``text``.
+
+    whoosh's automaton gives the candidates; the distance is checked again so the
+    meaning does not depend on which reader expands the term.
+    """
+
+    def _btexts(self, ixreader):
+        field = ixreader.schema[self.fieldname]
+        for term in super()._btexts(ixreader):
+            word = term if isinstance(term, str) else field.from_bytes(term)
+            if within_distance(word, self.text, self.maxdist):
+                yield term
+
+
+class FastPhrase(Phrase):
+    """Notes where ``words`` occur at consecutive positions (slop 1 only)."""
+
+    def _docs(self, reader: IndexReader) -> _Docs:
+        fmt = reader.schema[self.fieldname].format
+        if any((self.fieldname, w) not in reader for w in self.words):
+            return [], None
+        postings = [dict(reader.postings(self.fieldname, w).all_items()) for w in self.words]
+        common = set.intersection(*map(set, sorted(postings, key=len)))
+        ids: list[int] = []
+        weights: list[float] = []
+        for doc in sorted(common):
+            starts = set(_positions(fmt, postings[0][doc]))  # where the phrase could start
+            for i in range(1, len(postings)):
+                starts = starts.intersection(map(sub, _positions(fmt, postings[i][doc]), repeat(i)))
+                if not starts:
+                    break
+            if starts:
+                ids.append(doc)
+                weights.append(self.boost * (1.0 + math.log(len(starts))))
+        return ids, weights
+
+    def estimate_size(self, ixreader):
+        return len(_cached(self, "docs", ixreader, self._docs)[0])
+
+    def matcher(self, searcher, context=None):
+        return _matcher(_cached(self, "docs", searcher.reader(), self._docs), self.boost)
+
+
+def _positions(fmt: object, value: bytes) -> list[int] | accumulate:
+    """Decode a posting's positions; whoosh's Positions format is a pickled delta list
+    after the count (see ``Positions.encode``), which C code decodes fast."""
+    if type(fmt) is not Positions:
+        return fmt.decode_positions(value)
+    if not value.endswith(b"."):
+        value += b"."  # whoosh drops pickle's STOP opcode when it stores the value
+    return accumulate(pickle.loads(value[_INT_SIZE:]))
