@@ -19,7 +19,7 @@ from whoosh.index import FileIndex
 
 from crdt_store.search import NoteDocument, SearchIndex, parse_query
 from crdt_store.search.schema import INDEX_NAME, SCHEMA
-from crdt_store.search.store import MAX_SEGMENTS
+from crdt_store.search.store import MERGE_FACTOR, segments_to_merge
 
 NOW = time.time()
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,11 +139,20 @@ def test_rebuild_reports_progress_and_incomplete_results(ixdir: Path) -> None:
 
 def test_segments_are_merged(ixdir: Path) -> None:
     with SearchIndex(ixdir) as ix:
-        for i in range(3 * MAX_SEGMENTS):
+        for i in range(3 * MERGE_FACTOR):
             ix.update(doc(i))
             assert ix.flush(30)
-        assert len(list(ixdir.glob("*.seg"))) <= MAX_SEGMENTS + 1
-        assert len(ids(ix, "alpha")) == 3 * MAX_SEGMENTS
+        assert len(list(ixdir.glob("*.seg"))) < 2 * MERGE_FACTOR
+        assert len(ids(ix, "alpha")) == 3 * MERGE_FACTOR
+
+
+def test_merge_choice_stays_within_a_tier_and_a_budget() -> None:
+    assert segments_to_merge([5] * 9, 2000) == []  # a tier merges once it holds 10 segments
+    assert sorted(segments_to_merge([5] * 10 + [500] * 3, 2000)) == list(range(10))
+    big = [530] * 10 + [5300]  # what a rebuild of 10,000 notes leaves behind, and one more
+    assert sorted(segments_to_merge(big, 2000)) == [0, 1, 2]  # a bounded merge for an edit
+    assert sorted(segments_to_merge(big, None)) == list(range(10))  # all of it during a rebuild
+    assert segments_to_merge([1500] * 10, 2000) == []  # never merges just one segment
 
 
 # --------------------------------------------------------------------------- damage

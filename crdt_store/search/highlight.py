@@ -232,9 +232,9 @@ def make_snippet(body: str, ranges: Sequence[Range], width: int = SNIPPET_CHARS)
         length += len(m.group()) + (1 if out else 0)
         out.append(m.group())
     text = " ".join(out)
-    lead = "…" if start > 0 and body[:start].strip() else ""
+    lead = "…" if _NON_SPACE.search(body, 0, start) else ""
     end_in_body = pieces[-1][0] + len(out[-1]) if pieces else start
-    cut = len(text) > width - len(lead) or bool(body[end_in_body:].strip())
+    cut = len(text) > width - len(lead) or _NON_SPACE.search(body, end_in_body) is not None
     keep = width - len(lead) - (1 if cut else 0)
     if len(text) > keep:
         space = text.rfind(" ", 0, keep + 1)
@@ -259,8 +259,10 @@ def _map_ranges(ranges: Sequence[Range], pieces: list[tuple[int, int]], shift: i
     lo = bisect_left([r[1] for r in ranges], starts[0] + 1)
     for start, end in ranges[lo:]:
         a, b = to_excerpt(max(start, starts[0]), False), to_excerpt(end, True)
-        if a is None or b is None or a >= limit:
+        if a is None or b is None:
             continue
+        if a >= limit:
+            break  # this and every later range are past the excerpt
         out.append((shift + a, shift + min(b, limit)))
     return out
 

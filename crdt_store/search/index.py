@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
 from pathlib import Path
 from typing import Self
 
@@ -247,7 +248,7 @@ class SearchIndex:
                     writer.delete_by_term("note_id", note_id)
                 else:
                     writer.update_document(**fields)
-            writer.commit(mergetype=merge_policy)
+            writer.commit(mergetype=partial(merge_policy, rebuilding=self.rebuilding))
         finally:
             if not writer.is_closed:
                 writer.cancel()

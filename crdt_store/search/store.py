@@ -21,11 +21,20 @@ from whoosh.reading import IndexReader, SegmentReader
 
 from crdt_store.search.schema import INDEX_NAME, SCHEMA
 
-__all__ = ["MAX_SEGMENTS", "READ_ERRORS", "merge_policy", "open_index", "read_versions"]
+__all__ = [
+    "MERGE_BUDGET",
+    "MERGE_FACTOR",
+    "READ_ERRORS",
+    "merge_policy",
+    "open_index",
+    "read_versions",
+    "segments_to_merge",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_SEGMENTS = 10  # above this many segments a commit merges the smallest ones
+MERGE_FACTOR = 10  # a size tier is merged once it holds this many segments
+MERGE_BUDGET = 2000  # notes one commit may merge, outside a rebuild
 _PREFIX = "plait_v"
 _LOCK = f"{INDEX_NAME}_WRITELOCK"
 
@@ -94,19 +103,44 @@ def open_index(directory: Path) -> tuple[FileIndex, str | None]:
     return FileIndex.create(storage, SCHEMA, INDEX_NAME), reason
 
 
-def merge_policy(writer, segments):
-    """Drop fully deleted segments; above MAX_SEGMENTS merge the smallest ones into
-    the segment being written, leaving about half as many (so merges stay
-    logarithmic in the number of commits)."""
-    segments = [s for s in segments if s.doc_count() > 0]
-    if len(segments) < MAX_SEGMENTS:
-        return segments
-    ordered = sorted(segments, key=lambda s: s.doc_count())
-    cut = len(ordered) - MAX_SEGMENTS // 2
-    for segment in ordered[:cut]:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
+def segments_to_merge(sizes: list[int], budget: int | None) -> list[int]:
+    """Which segments one commit merges, given each segment's number of live notes.
+
+    Segments are grouped in size tiers (1-9 notes, 10-99, 100-999, ...); a tier
+    holding MERGE_FACTOR segments has its smallest ones merged, as many as fit
+    in `budget` notes in all (None: no limit), and at least two.  So merges
+    stay between segments of similar size, the segment count stays bounded, and
+    a commit never spends long merging big segments.
+    """
+    tiers: dict[int, list[int]] = {}
+    for i, size in enumerate(sizes):
+        tiers.setdefault(len(str(size)), []).append(i)
+    chosen: list[int] = []
+    left = budget
+    for _, members in sorted(tiers.items()):
+        if len(members) < MERGE_FACTOR:
+            continue
+        picked: list[int] = []
+        for i in sorted(members, key=sizes.__getitem__):
+            if left is not None and sizes[i] > left:
+                break
+            picked.append(i)
+            left = None if left is None else left - sizes[i]
+        if len(picked) >= 2:
+            chosen += picked
+    return chosen
+
+
+def merge_policy(writer, segments, *, rebuilding: bool = False):
+    """whoosh merge policy: drop fully deleted segments, merge per ``segments_to_merge``
+    (without a budget during a rebuild, which is long anyway)."""
+    live = [s for s in segments if s.doc_count() > 0]
+    chosen = segments_to_merge([s.doc_count() for s in live], None if rebuilding else MERGE_BUDGET)
+    for i in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, live[i])
         try:
             writer.add_reader(reader)
         finally:
             reader.close()
-    return ordered[cut:]
+    merged = set(chosen)
+    return [s for i, s in enumerate(live) if i not in merged]
