@@ -78,22 +78,12 @@ class MainWindow(QMainWindow):
         self.list_stack.addWidget(self.empty_label)
         self.search_bar = SearchBar()
         self._hits: dict[str, SearchHit] = {}  # the shown search results, by note id
-        list_pane = QWidget()
-        list_layout = QVBoxLayout(list_pane)
-        list_layout.setContentsMargins(0, 0, 0, 0)
-        list_layout.setSpacing(4)
-        list_layout.addWidget(self.search_bar)
-        list_layout.addWidget(self.list_stack, 1)
+        list_pane = _column(self.search_bar, self.list_stack)
 
         self.editor = NoteEditor(self.bridge)
         self.highlighter = MarkdownHighlighter(self.editor.document(), self.editor.palette())
         self.banner = Banner()
-        editor_pane = QWidget()
-        pane_layout = QVBoxLayout(editor_pane)
-        pane_layout.setContentsMargins(0, 0, 0, 0)
-        pane_layout.setSpacing(4)
-        pane_layout.addWidget(self.banner)
-        pane_layout.addWidget(self.editor, 1)
+        editor_pane = _column(self.banner, self.editor)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
@@ -472,3 +462,14 @@ def _as_summary(hit: SearchHit) -> NoteSummary:
     """A search hit as a note-list row: its snippet is the excerpt around the match."""
     return NoteSummary(hit.note_id, hit.notebook_id, hit.title, hit.snippet, (), hit.modified,
                        hit.modified, False, False, 0)
+
+
+def _column(top: QWidget, main: QWidget) -> QWidget:
+    """A pane: a strip on top (search field, banner) and the main widget below it."""
+    pane = QWidget()
+    layout = QVBoxLayout(pane)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    layout.addWidget(top)
+    layout.addWidget(main, 1)
+    return pane

@@ -14,6 +14,7 @@ inside a character panics.  So everything here validates and raises
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -21,6 +22,7 @@ from typing import NamedTuple
 __all__ = [
     "TextOp",
     "apply_ops",
+    "cp_ranges_to_utf16",
     "cp_to_utf16",
     "cp_to_utf8",
     "ops_to_utf16",
@@ -284,3 +286,15 @@ def utf8_delta_to_ops(old_text: str, delta: Iterable[dict]) -> list[TextOp]:
         else:
             ops.append(op)
     return ops
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def cp_ranges_to_utf16(text: str, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Many code-point (start, end) ranges of `text` as UTF-16 ranges, in one pass:
+    each astral character before an offset adds one unit (search highlights)."""
+    if text.isascii():
+        return list(ranges)
+    astral = [m.start() for m in _ASTRAL.finditer(text)]
+    return [(a + bisect_left(astral, a), b + bisect_left(astral, b)) for a, b in ranges]

@@ -28,12 +28,12 @@ from crdt_store.search.text import (
     within_distance,
     word_char,
 )
+from crdt_store.unicode_offsets import cp_ranges_to_utf16
 
 __all__ = ["SNIPPET_CHARS", "make_snippet", "match_ranges", "to_utf16"]
 
 SNIPPET_CHARS = 160
 _CONTEXT_BEFORE = 40  # characters of context to show before the first match
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NON_SPACE = re.compile(r"\S+")
 
 Range = tuple[int, int]
@@ -267,9 +267,4 @@ def _map_ranges(ranges: Sequence[Range], pieces: list[tuple[int, int]], shift: i
     return out
 
 
-def to_utf16(text: str, ranges: Iterable[Range]) -> list[Range]:
-    """Code-point `ranges` in `text` -> UTF-16 code-unit ranges (Qt positions)."""
-    if text.isascii():
-        return list(ranges)
-    astral = [m.start() for m in _ASTRAL.finditer(text)]
-    return [(a + bisect_left(astral, a), b + bisect_left(astral, b)) for a, b in ranges]
+to_utf16 = cp_ranges_to_utf16  # the conversion lives in crdt_store.unicode_offsets
