@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             result = args.run(vault, args)
         finally:
             vault.close()
+    except BrokenPipeError:  # `plait list | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except PlaitError as exc:
         print(f"plait: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

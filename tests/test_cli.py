@@ -200,3 +200,25 @@ def test_help(run_cli) -> None:
         assert command in top.stdout
     sub = run_cli("list", "--help")
     assert sub.returncode == 0 and "--trash" in sub.stdout and "--notebook" in sub.stdout
+
+
+def test_a_closed_pipe_ends_quietly(vault_dir) -> None:
+    """`plait list | head -1` on a long list: the write fails with EPIPE, quietly."""
+    import os
+    import subprocess
+    import sys
+
+    from crdt_store.vault import Vault
+
+    with Vault(vault_dir, search=False) as vault:  # more output than a pipe buffers
+        nb = vault.create_notebook("Many")
+        for i in range(1500):
+            vault.create_note(nb, f"A long enough title for note number {i} " + "x" * 40)
+    env = {**os.environ, "PLAIT_VAULT": str(vault_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "list"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert b"error" not in err and b"Traceback" not in err
