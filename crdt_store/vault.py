@@ -232,10 +232,6 @@ class Vault:
             self.refresh_index()
             self._search.wait(timeout)
 
-    @property
-    def search_rebuilding(self) -> bool:
-        return self._search is not None and self._search.index.rebuilding
-
     # ---- identity ----------------------------------------------------------------------
 
     def _establish_identity(self, db_path: Path, display_name: str | None) -> Author:
@@ -789,7 +785,7 @@ class Vault:
     def info(self) -> VaultInfo:
         self.flush_index_for_reading()
         q = self._storage.query
-        notes = q("SELECT count(*), coalesce(sum(trashed), 0) FROM note_index")[0]
+        live, trashed = self.note_counts()
         db_bytes = sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*"))
         return VaultInfo(
             path=self.path,
@@ -797,8 +793,8 @@ class Vault:
             client_id=self.author.client_id,
             display_name=self.author.name,
             notebooks=len(self.notebooks()),
-            notes=notes[0] - notes[1],
-            trashed_notes=notes[1],
+            notes=live,
+            trashed_notes=trashed,
             update_rows=q("SELECT count(*) FROM updates")[0][0],
             checkpoints=q("SELECT count(*) FROM checkpoints")[0][0],
             quarantined=q("SELECT count(*) FROM quarantine")[0][0],

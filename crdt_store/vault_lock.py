@@ -61,19 +61,6 @@ class VaultLock:
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
         self._fd = fd
 
-    def is_held_elsewhere(self) -> bool:
-        """True when another process holds the lock right now (used for read-only fallbacks)."""
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            if _try_lock(fd):
-                _unlock(fd)
-                return False
-            return True
-        finally:
-            os.close(fd)
-
     def release(self) -> None:
         if self._fd is not None:
             _unlock(self._fd)

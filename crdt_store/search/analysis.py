@@ -64,7 +64,7 @@ class PlaitTokenizer(Tokenizer):
                     yield self._emit(t, word, pos, 0, 0, 0, keeporiginal)
         elif not self.grams:
             pos = start_pos
-            for run, word in split(value):
+            for _run, word in split(value):
                 if word:
                     yield self._emit(t, fold(word), pos, 0, 0, 0, keeporiginal)
                 pos += 1  # a CJK run holds one position between the words around it
@@ -74,7 +74,7 @@ class PlaitTokenizer(Tokenizer):
                 pos = yield from self._grams(t, fold_run(run)[0], pos, keeporiginal)
         else:
             pos = start_pos
-            for run, word in split(value):
+            for _run, word in split(value):
                 if word:
                     yield self._emit(t, fold(word), pos, 0, 0, 0, keeporiginal)
                     pos += 1
