@@ -28,6 +28,7 @@ from crdt_store.vault import Vault
 
 from .banner import Banner
 from .bridge import VaultBridge
+from .index_status import IndexStatus
 from .markdown_highlighter import MarkdownHighlighter
 from .note_delegate import NoteDelegate
 from .search_bar import SearchBar
@@ -96,7 +97,10 @@ class MainWindow(QMainWindow):
         self.count_label = QLabel()
         self.sync_label = QLabel("Local only")  # the sync issue fills this in
         self.sync_label.setToolTip("This vault is not shared; everything stays on this computer.")
+        self.index_status = IndexStatus(lambda: self.vault.search_progress, self)
+        self.index_status.finished.connect(self._search_again)
         self.statusBar().addWidget(self.count_label, 1)
+        self.statusBar().addPermanentWidget(self.index_status)
         self.statusBar().addPermanentWidget(self.sync_label)
 
         self._changed_notes: set[str] = set()
@@ -382,7 +386,6 @@ class MainWindow(QMainWindow):
         """Show the notes matching `query` in place of the list (the normal list if empty)."""
         if not query:
             self._hits = {}
-            self.statusBar().clearMessage()
             self.refresh_notes()
             return
         kind, notebook_id = self.current_filter()
@@ -400,12 +403,17 @@ class MainWindow(QMainWindow):
         self.notes_model.set_notes([_as_summary(h) for h in hits])
         self.empty_label.setText(f"No notes match “{query}”.")
         self.list_stack.setCurrentIndex(0 if hits else 1)
-        self.count_label.setText(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
+        count = f"{len(hits)} result{'s' if len(hits) != 1 else ''}"
         if results.incomplete:
-            self.statusBar().showMessage(
-                "The search index is being rebuilt: results may be incomplete.")
-        else:
-            self.statusBar().clearMessage()
+            count += " so far (still indexing: results may be incomplete)"
+            self.empty_label.setText(f"No notes match “{query}” yet. "
+                                     "Plait is still indexing your notes.")
+        self.count_label.setText(count)
+
+    def _search_again(self) -> None:
+        """Indexing finished: results shown as incomplete are redone."""
+        if self.search_bar.text().strip():
+            self.run_search(self.search_bar.text().strip())
 
     def _snippet_matches(self, note_id: str) -> list[tuple[int, int]]:
         hit = self._hits.get(note_id)

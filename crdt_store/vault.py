@@ -226,6 +226,12 @@ class Vault:
         self.refresh_index()  # what was typed a moment ago is queued for the index too
         return self._search.index.search(query, limit=limit, trash=trash)
 
+    @property
+    def search_progress(self) -> tuple[int, int] | None:
+        """(notes indexed, notes to index) while the search index is being rebuilt or
+        caught up in the background, else None; safe to poll from any thread."""
+        return None if self._search is None else self._search.index.progress
+
     def wait_for_search(self, timeout: float | None = None) -> None:
         """Block until every queued note is searchable (tests and the CLI)."""
         if self._search is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -329,3 +330,40 @@ def test_a_malformed_query_explains_itself(qtbot, make_window, vault) -> None:
     window.search_bar.run_now()
     assert window.list_stack.currentWidget() is window.empty_label
     assert "quote" in window.empty_label.text().lower()
+
+
+def test_indexing_shows_progress_and_results_say_they_are_incomplete(qtbot, make_window,
+                                                                      tmp_path) -> None:
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import FileIndex
+
+    from crdt_store.search import SearchIndex
+    from crdt_store.search.schema import INDEX_NAME, SCHEMA
+
+    vault_dir = tmp_path / "v"
+    with Vault(vault_dir) as v:
+        nb = v.create_notebook("Zoo")
+        for i in range(20):
+            v.create_note(nb, f"# Ocelot {i}\nspotted ocelot number {i}")
+    shutil.rmtree(vault_dir / "search")
+    SearchIndex(vault_dir / "search").close()  # an empty index: every note must be indexed
+    other = FileIndex(FileStorage(str(vault_dir / "search")), schema=SCHEMA,
+                      indexname=INDEX_NAME).lock("WRITELOCK")
+    assert other.acquire()  # another process holds the index: indexing cannot finish yet
+    vault = Vault(vault_dir)
+    try:
+        window = make_window(vault)
+        qtbot.waitUntil(window.index_status.isVisible)
+        assert window.index_status.label.text().endswith("of 20")
+        window.search_bar.setText("ocelot")
+        window.search_bar.run_now()
+        assert "may be incomplete" in window.count_label.text()
+        assert "still indexing" in window.empty_label.text()
+        shot(window, "main-window-indexing.png")
+        other.release()
+        qtbot.waitUntil(lambda: not window.index_status.isVisible(), timeout=30_000)
+        qtbot.waitUntil(lambda: window.notes_model.rowCount() == 20, timeout=5000)
+        assert window.count_label.text() == "20 results"
+    finally:
+        window.close()
+        vault.close()

@@ -160,6 +160,13 @@ class SearchIndex:
     def rebuilding(self) -> bool:
         return self._rebuild is not None
 
+    @property
+    def progress(self) -> tuple[int, int] | None:
+        """(notes committed, notes to index) while a rebuild runs, else None."""
+        with self._cond:
+            r = self._rebuild
+            return None if r is None else (r.done, r.total)
+
     def _advance_rebuild(self, updated: int) -> tuple[int, int] | None:
         """Count `updated` notes as committed (lock held); the progress to report."""
         r = self._rebuild
