@@ -6,7 +6,9 @@ says something changed, and hands the chosen note to the editor.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer
+import logging
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,10 +25,11 @@ from PySide6.QtWidgets import (
 from crdt_store.errors import PlaitError
 from crdt_store.model import NoteSummary
 from crdt_store.note_index import list_order
-from crdt_store.search import SearchHit
+from crdt_store.search import SearchHit, SearchResults
 from crdt_store.vault import Vault
 
 from .banner import Banner
+from .background import Background
 from .bridge import VaultBridge
 from .index_status import IndexStatus
 from .markdown_highlighter import MarkdownHighlighter
@@ -36,6 +39,8 @@ from .note_editor import NoteEditor
 from .note_list_model import NoteListModel
 from .notebook_list_model import NotebookDelegate, NotebookListModel
 from .settings import WindowSettings
+
+log = logging.getLogger(__name__)
 
 LIST_REFRESH_MS = 50  # coalesce bursts of change events into one list refresh
 EMPTY_TEXT = {
@@ -47,6 +52,8 @@ EMPTY_TEXT = {
 
 class MainWindow(QMainWindow):
     """Plait's window: sidebar, note list, editor, menus and status bar."""
+
+    search_results_shown = Signal()  # a search's results (or its error) replaced the list
 
     def __init__(self, vault: Vault, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -79,6 +86,8 @@ class MainWindow(QMainWindow):
         self.list_stack.addWidget(self.empty_label)
         self.search_bar = SearchBar()
         self._hits: dict[str, SearchHit] = {}  # the shown search results, by note id
+        self._search_serial = 0  # the latest search asked for; older results are dropped
+        self.background = Background(self)
         list_pane = _column(self.search_bar, self.list_stack)
 
         self.editor = NoteEditor(self.bridge)
@@ -383,22 +392,35 @@ class MainWindow(QMainWindow):
         self.search_bar.selectAll()
 
     def run_search(self, query: str) -> None:
-        """Show the notes matching `query` in place of the list (the normal list if empty)."""
+        """Show the notes matching `query` in place of the list (the normal list if empty).
+
+        The search runs on the background worker, so typing never waits for it; a
+        result that arrives after the query changed again is dropped.
+        """
+        self._search_serial += 1
         if not query:
             self._hits = {}
             self.refresh_notes()
             return
+        serial = self._search_serial
         kind, notebook_id = self.current_filter()
         try:  # a notebook's results are the vault's, filtered: ask for more of them
-            results = self.vault.search(query, trash=kind == "trash",
-                                        limit=500 if kind == "notebook" else 100)
-        except PlaitError as exc:  # a malformed query says what is wrong
-            self._hits = {}
-            self.notes_model.set_notes([])
-            self.empty_label.setText(str(exc))
-            self.list_stack.setCurrentIndex(1)
+            job = self.vault.prepare_search(query, trash=kind == "trash",
+                                            limit=500 if kind == "notebook" else 100)
+        except PlaitError as exc:
+            self._show_search_error(serial, exc)
             return
-        hits = [h for h in results.hits if kind != "notebook" or h.notebook_id == notebook_id]
+        self.background.run(
+            job,
+            lambda results: self._show_results(serial, query, results, notebook_id),
+            lambda exc: self._show_search_error(serial, exc),
+        )
+
+    def _show_results(self, serial: int, query: str, results: SearchResults,
+                      notebook_id: str | None) -> None:
+        if serial != self._search_serial:
+            return
+        hits = [h for h in results.hits if notebook_id is None or h.notebook_id == notebook_id]
         self._hits = {h.note_id: h for h in hits}
         self.notes_model.set_notes([_as_summary(h) for h in hits])
         self.empty_label.setText(f"No notes match “{query}”.")
@@ -409,6 +431,21 @@ class MainWindow(QMainWindow):
             self.empty_label.setText(f"No notes match “{query}” yet. "
                                      "Plait is still indexing your notes.")
         self.count_label.setText(count)
+        self.search_results_shown.emit()
+
+    def _show_search_error(self, serial: int, exc: Exception) -> None:
+        """A malformed query says what is wrong, in place of the results."""
+        if serial != self._search_serial:
+            return
+        if not isinstance(exc, PlaitError):
+            log.error("search failed", exc_info=exc)
+            exc = PlaitError(f"Search failed ({type(exc).__name__}: {exc}).")
+        self._hits = {}
+        self.notes_model.set_notes([])
+        self.empty_label.setText(str(exc))
+        self.list_stack.setCurrentIndex(1)
+        self.count_label.setText("")
+        self.search_results_shown.emit()
 
     def _search_again(self) -> None:
         """Indexing finished: results shown as incomplete are redone."""
@@ -458,6 +495,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._upkeep.stop()
         self._refresh_timer.stop()
+        self.background.close()
         self.editor.commit_pending()
         self.settings.save(self.saveGeometry(), self.splitter.saveState(), self.editor.note_id,
                            self.editor.textCursor().position())

@@ -220,11 +220,18 @@ class Vault:
     def search(self, query: str, *, limit: int = 50, trash: bool = False) -> SearchResults:
         """Ranked results for the query language of crdt_store.search.query; raises
         SearchQueryError with a readable message for a malformed query."""
+        return self.prepare_search(query, limit=limit, trash=trash)()
+
+    def prepare_search(self, query: str, *, limit: int = 50,
+                       trash: bool = False) -> Callable[[], SearchResults]:
+        """Queue what was typed a moment ago for the index (here, on the owner thread) and
+        return the search itself, which may run on any thread: a GUI runs it off its own."""
         if self._search is None:
             raise PlaitError("Search is not available while another Plait process is "
                              "writing to this vault; search in that window instead.")
-        self.refresh_index()  # what was typed a moment ago is queued for the index too
-        return self._search.index.search(query, limit=limit, trash=trash)
+        self.refresh_index()
+        index = self._search.index
+        return lambda: index.search(query, limit=limit, trash=trash)
 
     @property
     def search_progress(self) -> tuple[int, int] | None:

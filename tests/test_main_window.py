@@ -327,7 +327,8 @@ def test_a_malformed_query_explains_itself(qtbot, make_window, vault) -> None:
     populate(vault)
     window = make_window(vault)
     window.search_bar.setText('"unclosed')
-    window.search_bar.run_now()
+    with qtbot.waitSignal(window.search_results_shown):
+        window.search_bar.run_now()
     assert window.list_stack.currentWidget() is window.empty_label
     assert "quote" in window.empty_label.text().lower()
 
@@ -356,7 +357,8 @@ def test_indexing_shows_progress_and_results_say_they_are_incomplete(qtbot, make
         qtbot.waitUntil(window.index_status.isVisible)
         assert window.index_status.label.text().endswith("of 20")
         window.search_bar.setText("ocelot")
-        window.search_bar.run_now()
+        with qtbot.waitSignal(window.search_results_shown):
+            window.search_bar.run_now()
         assert "may be incomplete" in window.count_label.text()
         assert "still indexing" in window.empty_label.text()
         shot(window, "main-window-indexing.png")
@@ -367,3 +369,18 @@ def test_indexing_shows_progress_and_results_say_they_are_incomplete(qtbot, make
     finally:
         window.close()
         vault.close()
+
+
+def test_only_the_latest_query_s_results_are_shown(qtbot, make_window, vault) -> None:
+    populate(vault)
+    vault.wait_for_search()
+    window = make_window(vault)
+    for text in ("milk", "calm", "store"):  # each asked for before the last one's answer
+        window.search_bar.setText(text)
+        window.search_bar.run_now()
+    qtbot.waitUntil(lambda: window.count_label.text() == "1 result", timeout=3000)
+    qtbot.waitUntil(lambda: window.notes_model.rowCount() == 1)
+    assert window.notes_model.summary_at(0).title == "Launch plan"
+    window.search_bar.clear()  # back to the list, even if an answer is still on its way
+    qtbot.waitUntil(lambda: window.notes_model.rowCount() == 3, timeout=3000)
+    assert not window._hits
