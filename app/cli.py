@@ -19,6 +19,7 @@ from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.markdown_io import export_vault, import_folder
 from crdt_store.vault import Vault
 
+from .cli_sync import add_commands as add_sync_commands
 from .paths import default_vault_path
 
 EXIT_ERROR = 1
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a folder of .md files (subfolders become notebooks)")
     p.add_argument("dir", type=Path)
     p.set_defaults(run=cmd_import, writes=True)
+
+    add_sync_commands(sub)
     return parser
 
 

@@ -53,6 +53,8 @@ class ChangeEvent:
     ops: tuple[TextOp, ...] | None
     update: bytes
     ticket: int
+    made_on: bytes = b"\x00"  # the state vector the change was made on (causal metadata)
+    wall_time: float = 0.0  # when it was made, by its author's clock (informational)
 
 
 Subscriber = Callable[[ChangeEvent], None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,6 +39,8 @@ from .model import NotebookInfo, NoteFlags, NoteSummary
 from .note_index import NoteList
 from .search import SearchIndex, SearchResults
 from .search_feed import AUTHORS_SQL, SearchFeed
+from .sharing import Member, Sharing, add_relays, read_sharing, set_member
+from .statevector import made_on_for_local
 from .placements import Placements
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
@@ -108,6 +111,8 @@ class Vault:
         self._last_update = b""
         self._remote_changed = False
         self._foreign: list[tuple[_Loaded, bytes]] = []
+        self._posted: deque[Callable[[], None]] = deque()  # callbacks from other threads
+        self._wakeup: Callable[[], None] | None = None
         self._placements = Placements()
         db_path = self.path / DB_NAME
         self._lock = VaultLock(self.path)
@@ -346,8 +351,25 @@ class Vault:
             loaded.ascii = False
             self._foreign.append((loaded, update))
 
+    def post(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the vault's owner thread at its next ``deliver_pending``.
+        Safe from any thread: this is how background work (sync) reaches the vault."""
+        self._posted.append(callback)
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup()
+
+    def set_wakeup(self, wakeup: Callable[[], None] | None) -> None:
+        """`wakeup()` is called (on the posting thread) whenever work is posted; the owner
+        answers by calling ``deliver_pending`` on its own thread soon."""
+        self._wakeup = wakeup
+
     def deliver_pending(self) -> None:
-        """Publish changes made to live documents outside the vault's own methods."""
+        """Run posted callbacks, and publish changes made to live documents outside the
+        vault's own methods."""
+        while self._posted:
+            callback = self._posted.popleft()
+            callback()
         foreign, self._foreign = self._foreign, []
         for loaded, update in foreign:
             self._after_change(loaded, Origin(Source.LOCAL, self.author), None, update, time.time())
@@ -360,6 +382,7 @@ class Vault:
         update: bytes,
         wall_time: float,
         notes: tuple[str, ...] | None = None,
+        made_on: bytes | None = None,
     ) -> ChangeEvent | None:
         """Bookkeeping and publishing after a change. For catalogs, `notes` names the
         entries it touched (None: re-read the whole catalog)."""
@@ -370,7 +393,10 @@ class Vault:
             self._reread_catalog(loaded, notes)
         if not self._subscribers:
             return None
-        event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket)
+        if made_on is None:  # a local change: made on what this device had seen
+            made_on = made_on_for_local(loaded.base_state, update, self.author.client_id)
+        event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket,
+                            made_on, wall_time)
         for subscriber in list(self._subscribers):
             subscriber(event)
         return event
@@ -500,7 +526,7 @@ class Vault:
         loaded.base_state = loaded.doc.get_state()
         if not self._remote_changed:
             return None
-        return self._after_change(loaded, origin, ops, update, wall_time)
+        return self._after_change(loaded, origin, ops, update, wall_time, made_on=made_on)
 
     def run_tracked(
         self, note_id: str, action: Callable[[], object], *, initiator: Hashable | None = None
@@ -573,6 +599,14 @@ class Vault:
         """The document as an update (or only what `since_state` lacks), for sync."""
         loaded = self._docs.get(doc_id) or self._load(doc_id, self._kind_of(doc_id))
         return loaded.doc.get_update(since_state)
+
+    def document_kind(self, doc_id: str) -> DocKind | None:
+        """What the document is, or None if this vault has never seen it."""
+        loaded = self._docs.get(doc_id)
+        if loaded is not None:
+            return loaded.kind
+        found = self._storage.query("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,))
+        return DocKind(found[0][0]) if found else None
 
     def _kind_of(self, doc_id: str) -> DocKind:
         found = self._storage.query("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,))
@@ -662,6 +696,42 @@ class Vault:
         if loaded is None or loaded.kind is not DocKind.CATALOG:
             raise NotebookNotFoundError(f"There is no notebook with id {notebook_id}.")
         return loaded
+
+    def sharing(self, notebook_id: str) -> Sharing:
+        """The notebook's relays and members (empty for a notebook that is not shared)."""
+        return read_sharing(self._catalog(notebook_id).doc)
+
+    def update_sharing(self, notebook_id: str, *, relays: tuple[str, ...] = (),
+                       member: Member | None = None, initiator: Hashable | None = None) -> None:
+        """Add relays and (re)register a member, in one catalog edit that syncs."""
+        self._require_writable()
+        catalog = self._catalog(notebook_id)
+        with self._transact(catalog, initiator) as txn:
+            add_relays(catalog.doc, relays)
+            if member is not None:
+                set_member(catalog.doc, member)
+        txn.finish(notes=())
+
+    def notes_in(self, notebook_id: str) -> list[str]:
+        """Every note placed in the notebook, trashed ones included."""
+        return self._placements.notes_in(notebook_id)
+
+    def document_states(self, notebook_id: str) -> dict[str, bytes]:
+        """State vectors of the notebook's catalog and notes, read from the note list
+        for notes that are not open, so a big notebook is not loaded to compare them."""
+        self.refresh_index()
+        notes = set(self.notes_in(notebook_id))
+        states = {row[0]: row[5] for row in self._list.search_rows() if row[0] in notes}
+        for doc_id in notes | {notebook_id}:
+            loaded = self._docs.get(doc_id)
+            if loaded is not None:
+                states[doc_id] = loaded.doc.get_state()
+        return states
+
+    @property
+    def last_ticket(self) -> int:
+        """The ticket of the newest change handed to storage (compare durable_ticket)."""
+        return self._last_ticket
 
     # ---- notes in notebooks ------------------------------------------------------------
 

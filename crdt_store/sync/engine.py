@@ -1,0 +1,698 @@
+"""SyncEngine: keeps a vault's shared notebooks in step with their relays, in the background.
+
+Threads. The vault belongs to its owner thread (the GUI thread, or the CLI's main
+thread). The engine runs an asyncio loop on a thread of its own, which does all
+network I/O, sealing and opening of envelopes, and its bookkeeping (`SyncState`).
+The two meet in two places only:
+- the owner thread hears the vault's local changes (a subscriber) and hands their
+  bytes to the loop (`call_soon_threadsafe`); it never waits for the network;
+- the loop hands opened envelopes to the owner with `Vault.post`, in batches; the
+  owner merges them (`apply_remote_update`, so views re-render from the usual change
+  events) and hands back the storage ticket.
+
+Nothing is lost on a crash: an envelope is outboxed before it is sent and deleted
+only when a relay acknowledges it; a relay's cursor moves only past envelopes whose
+merge is durable in the vault; and at start-up any document that got ahead of what
+was outboxed is sent again as a diff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pycrdt import merge_updates
+
+from ..errors import CorruptUpdateError, PlaitError, StorageError
+from ..events import ChangeEvent, DocKind, Source
+from ..identity import Author
+from ..sharing import Member
+from ..statevector import decode_state_vector
+from ..vault import Vault
+from .envelope import EnvelopeError, Opened, UpdateMeta, envelope_id, open_envelope, seal_update
+from .invite import Invite, InviteError, make_invite
+from .keymaterial import DeviceKey, NotebookKey
+from .relay_link import RelayLink
+from .state import SyncState
+from .status import NotebookStatus, summarize
+
+log = logging.getLogger(__name__)
+
+BATCH_DELAY = 0.03  # seconds of typing gathered into one envelope
+APPLY_BATCH = 200  # envelopes merged per call on the owner thread
+PERSIST_EVERY = 0.1  # seconds between writes of durable cursors
+
+
+@dataclass
+class _Outgoing:
+    """Local updates of one document waiting to be sealed into one envelope."""
+
+    notebook_id: str
+    doc_id: str
+    kind: str
+    made_on: bytes
+    updates: list[bytes] = field(default_factory=list)
+    wall_time: float = 0.0
+    state: bytes = b"\x00"  # the document's state vector after the last of them
+
+
+@dataclass
+class _Incoming:
+    """An envelope from a relay on its way to durability: `ticket` None until merged."""
+
+    seq: int
+    envelope_id: str
+    ticket: int | None = None
+
+
+class SyncEngine:
+    """Sync for one vault. Owner-thread API: start, stop, share, join, status, pump_until."""
+
+    def __init__(self, vault: Vault, keys, *, batch_delay: float = BATCH_DELAY,
+                 on_status: Callable[[], None] | None = None,
+                 on_problem: Callable[[str], None] | None = None) -> None:
+        self.vault = vault
+        self.keys = keys
+        self.batch_delay = batch_delay
+        self._on_status = on_status
+        self._on_problem = on_problem
+        self._author: Author = vault.author
+        self._shared: dict[str, tuple[str, ...]] = {}  # the owner thread's copy
+        self._sent_docs: dict[str, set[str]] = {}  # owner: documents outboxed per notebook
+        self._unsubscribe: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._status: dict[str, NotebookStatus] = {}
+        self._relays: dict[str, str | None] = {}
+        self._booted = threading.Event()
+        self._ready = False  # owner: the saved notebooks are known (after boot)
+        self._calls = 0  # owner → loop calls made ...
+        self._handled = 0  # ... and run, in order (the status is current when equal)
+        self._problems: list[str] = []
+        # --- loop-thread state (touch only on the loop) ---
+        self._state: SyncState | None = None
+        self._device_key: DeviceKey | None = None
+        self._keyring_error: str | None = None
+        self._notebooks: dict[str, tuple[str, ...]] = {}
+        self._nb_keys: dict[str, NotebookKey] = {}
+        self._links: dict[str, RelayLink] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._cursors: dict[tuple[str, str], int] = {}
+        self._synced: dict[tuple[str, str], float] = {}
+        self._heads: dict[tuple[str, str], int] = {}
+        self._received: dict[str, tuple[str, int]] = {}
+        self._incoming: dict[tuple[str, str], deque[_Incoming]] = {}
+        self._to_apply: list[tuple[str, str, _Incoming, Opened]] = []
+        self._outgoing: dict[tuple[str, str], _Outgoing] = {}
+        self._counter = 0
+        self._in_flight = 0  # envelopes posted to the owner, not yet merged
+
+    # ================================================================ owner thread
+
+    def start(self) -> None:
+        """Start the background thread; returns at once (keys and relays come later)."""
+        if self._thread is not None:
+            return
+        self._unsubscribe = self.vault.subscribe(self._on_change)
+        self._thread = threading.Thread(target=self._run_loop, name="plait-sync", daemon=True)
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Seal what is being typed, stop the relays' connections, close the state."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._loop is not None and self._thread is not None:
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            try:
+                future.result(timeout)
+            except TimeoutError:
+                log.warning("sync engine did not stop within %s s", timeout)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+        self._thread = None
+        self._loop = None
+
+    def status(self) -> dict[str, NotebookStatus]:
+        """The sync state of every shared notebook (a snapshot; any thread)."""
+        return dict(self._status)
+
+    def problems(self) -> list[str]:
+        """Rejected envelopes and other reports, oldest first (any thread)."""
+        return list(self._problems)
+
+    def relays(self) -> dict[str, str | None]:
+        """Relays done (None) or failed (a message); those still working are absent."""
+        return dict(self._relays)
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Owner thread: wait until the engine knows which notebooks are shared."""
+        self.start()
+        return self.pump_until(lambda: self._ready, timeout)
+
+    def sync_once(self, timeout: float = 60.0) -> dict[str, str | None]:
+        """Sync until every relay is caught up (or failed); the outcome per relay, with
+        "timed out" for any still working at the timeout. Owner thread."""
+        self.start()
+
+        def settled() -> bool:
+            report = self._relays
+            return (self._ready and self._handled >= self._calls
+                    and all(url in report for url in self._all_relays()))
+
+        self.pump_until(settled, timeout)
+        report = dict(self._relays)
+        return {url: report.get(url, "timed out") for url in self._all_relays()}
+
+    def _all_relays(self) -> set[str]:
+        return {url for relays in self._shared.values() for url in relays}
+
+    def shared_notebooks(self) -> dict[str, tuple[str, ...]]:
+        return dict(self._shared)
+
+    def pump_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Run the vault's posted work on this (the owner) thread until `done()` or the
+        timeout; for the CLI and tests, which have no event loop of their own."""
+        wake = threading.Event()
+        self.vault.set_wakeup(wake.set)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self.vault.deliver_pending()
+                if done():
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                wake.wait(min(remaining, 0.05))
+                wake.clear()
+        finally:
+            self.vault.set_wakeup(None)
+
+    def share(self, notebook_id: str, relays: tuple[str, ...],
+              notebook_key: NotebookKey | None = None, device: DeviceKey | None = None) -> Invite:
+        """Share a notebook through `relays` (adding to any it already has); returns an
+        invite. Key lookups hit the OS keyring: a GUI fetches the keys first, off its own
+        thread (`key_for_sharing`, `device_key`), and passes them in."""
+        relays = tuple(dict.fromkeys(url.strip() for url in relays if url.strip()))
+        for url in relays:
+            check_relay_url(url)
+        sharing = self.vault.sharing(notebook_id)
+        if not relays and not sharing.relays:
+            raise PlaitError("Name at least one relay server (ws://host:port or wss://host).")
+        key = notebook_key or self.key_for_sharing(notebook_id)
+        device = device or self.device_key()
+        self.vault.update_sharing(notebook_id, relays=relays, member=self._member(device))
+        all_relays = tuple(sorted(set(relays) | set(sharing.relays)))
+        self._adopt(notebook_id, all_relays, key)
+        name = self.vault.notebook(notebook_id).name
+        return make_invite(notebook_id, name, key.to_text(), all_relays, self._author.name)
+
+    def key_for_sharing(self, notebook_id: str) -> NotebookKey:
+        """The notebook's key from the keyring, made and stored if it has none (blocks on
+        the keyring: call it off the GUI thread)."""
+        self.keys.check()
+        key = self.keys.notebook_key(notebook_id)
+        if key is None:
+            key = NotebookKey.generate()
+            self.keys.store_notebook_key(notebook_id, key)
+        return key
+
+    def join(self, invite: Invite, *, store_key: bool = True) -> str:
+        """Join the notebook an invite names; it fills in as envelopes arrive."""
+        if invite.notebook_id in self._shared:
+            raise InviteError(f"You are already in “{invite.notebook_name}”.")
+        key = NotebookKey.from_text(invite.key_text)
+        if store_key:
+            self.keys.check()
+            self.keys.store_notebook_key(invite.notebook_id, key)
+        self._adopt(invite.notebook_id, invite.relays, key)
+        return invite.notebook_id
+
+    def device_key(self) -> DeviceKey:
+        """This device's signing key, made on first use (blocks on the keyring)."""
+        return self.keys.device_key(self._author.device_id)
+
+    def _member(self, device: DeviceKey) -> Member:
+        return Member(device.public.hex(), self._author.name, self._author.device_id,
+                      self._author.client_id, time.time())
+
+    def _adopt(self, notebook_id: str, relays: tuple[str, ...], key: NotebookKey) -> None:
+        self._shared[notebook_id] = tuple(sorted(set(relays) | set(self._shared.get(notebook_id, ()))))
+        self._sent_docs.setdefault(notebook_id, set())
+        relays = self._shared[notebook_id]
+        self._call(self._add_notebook, notebook_id, relays, key)
+
+    def _call(self, function, *args) -> None:
+        """Run `function(*args)` on the loop; the status published after it counts it."""
+        if self._loop is None:
+            raise PlaitError("Sync is not running.")
+        self._calls += 1
+        number = self._calls
+
+        def run() -> None:
+            try:
+                function(*args)
+            finally:
+                self._publish()
+                self._handled = number
+
+        self._loop.call_soon_threadsafe(run)
+
+    # ---- local changes → loop (owner thread) ----------------------------------------
+
+    def _on_change(self, event: ChangeEvent) -> None:
+        kind = event.kind
+        notebook_id = event.doc_id if kind is DocKind.CATALOG else self.vault.notebook_of(event.doc_id)
+        if notebook_id is None or notebook_id not in self._shared:
+            return
+        local = event.origin.source is Source.LOCAL
+        if local:
+            state = self.vault.encode_state_vector(event.doc_id)
+            self._call(self._queue_local, notebook_id, event.doc_id, kind.value, event.update,
+                       event.made_on, event.wall_time, state)
+        if kind is DocKind.CATALOG:
+            self._catalog_changed(notebook_id, local)
+
+    def _catalog_changed(self, notebook_id: str, local: bool) -> None:
+        """Notes this device moved or created into a shared notebook go out whole; relays
+        added by another member are adopted; this device joins the member list."""
+        sent = self._sent_docs.setdefault(notebook_id, set())
+        sent.add(notebook_id)
+        for note_id in self.vault.notes_in(notebook_id):
+            if note_id not in sent:
+                sent.add(note_id)  # a note someone else placed arrives on its own
+                if local and self.vault.document_kind(note_id) is DocKind.NOTE:
+                    self._send_whole(notebook_id, note_id, DocKind.NOTE)
+        sharing = self.vault.sharing(notebook_id)
+        if not set(sharing.relays) <= set(self._shared[notebook_id]):
+            self._shared[notebook_id] = tuple(sorted(set(sharing.relays) | set(self._shared[notebook_id])))
+            self._call(self._set_relays, notebook_id, self._shared[notebook_id])
+        device = self._device_key
+        if device is not None and not self.vault.read_only and not any(
+                m.public_key == device.public.hex() for m in sharing.members):
+            self.vault.update_sharing(notebook_id, member=self._member(device))
+
+    def _send_whole(self, notebook_id: str, doc_id: str, kind: DocKind,
+                    since: bytes | None = None) -> None:
+        update = self.vault.encode_state(doc_id, since)
+        self._call(self._queue_local, notebook_id, doc_id, kind.value, update,
+                   since or b"\x00", time.time(), self.vault.encode_state_vector(doc_id))
+
+    def _reconcile(self, sent_states: dict[str, dict[str, bytes]]) -> None:
+        """Start-up and sharing: send every document holding edits made here that were
+        never outboxed (all of them, when a notebook is first shared). Documents that
+        only hold others' edits came from the relays and are not sent back."""
+        own = self.vault.own_client_ids()
+        for notebook_id, sent in sent_states.items():
+            states = self.vault.document_states(notebook_id)
+            self._sent_docs[notebook_id] = set(states) | set(self.vault.notes_in(notebook_id))
+            for doc_id, state in states.items():
+                before = sent.get(doc_id)
+                have, outboxed = decode_state_vector(state), decode_state_vector(before or b"\x00")
+                if all(have.get(c, 0) <= outboxed.get(c, 0) for c in own):
+                    continue
+                kind = DocKind.CATALOG if doc_id == notebook_id else DocKind.NOTE
+                self._send_whole(notebook_id, doc_id, kind, before)
+
+    # ---- remote envelopes → vault (owner thread) ------------------------------------
+
+    def _apply_batch(self, batch: list[tuple[str, str, _Incoming, Opened]]) -> None:
+        errors: list[str] = []
+        for url, notebook_id, item, opened in batch:
+            problem = self._apply_one(notebook_id, opened)
+            if problem is not None:
+                errors.append(f"Rejected an update from {opened.meta.name} in "
+                              f"{self._describe(notebook_id)} (relay {url}): {problem}")
+        self._call(self._applied, batch, self.vault.last_ticket, errors)
+
+    def _apply_one(self, notebook_id: str, opened: Opened) -> str | None:
+        meta = opened.meta
+        try:
+            kind = DocKind(meta.kind)
+        except ValueError:
+            return f"unknown document kind {meta.kind!r}"
+        known = self.vault.document_kind(meta.doc_id)
+        if known is not None and known is not kind:
+            return "it names a document of another kind"
+        if kind is DocKind.CATALOG and meta.doc_id != notebook_id:
+            return "it writes another notebook's catalog"
+        if kind is DocKind.NOTE and self.vault.notebook_of(meta.doc_id) not in (None, notebook_id):
+            return "it writes a note that belongs to another notebook"
+        try:
+            self.vault.apply_remote_update(
+                meta.doc_id, kind, opened.update,
+                author=Author(meta.device, meta.client, meta.name),
+                wall_time=meta.time, made_on=meta.made_on, initiator=self,
+            )
+        except CorruptUpdateError as exc:
+            return str(exc)
+        return None
+
+    def _describe(self, notebook_id: str) -> str:
+        try:
+            return f"“{self.vault.notebook(notebook_id).name}”"
+        except PlaitError:
+            return "a shared notebook"
+
+    # ================================================================ loop thread
+
+    def _run_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._started.set)
+        loop.create_task(self._boot())
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sync task failed", exc_info=task.exception())
+            self._report(f"Sync ran into an internal error: {task.exception()}")
+
+    async def _boot(self) -> None:
+        try:
+            self._state = await asyncio.to_thread(SyncState, self.vault.path)
+        except StorageError as exc:
+            self._report(str(exc))
+            self.vault.post(lambda: setattr(self, "_ready", True))
+            return
+        state = self._state
+        self._notebooks = state.notebooks()
+        self._received = state.received_ids()
+        for key, (seq, synced) in state.cursors().items():
+            self._cursors[key] = seq
+            if synced:
+                self._synced[key] = synced
+        self._counter = state.next_counter() - 1
+        try:
+            if self._notebooks:  # a vault that shares nothing never touches the keyring
+                self._device_key = await asyncio.to_thread(self.device_key)
+            for notebook_id in list(self._notebooks):
+                key = await asyncio.to_thread(self.keys.notebook_key, notebook_id)
+                if key is not None:
+                    self._nb_keys[notebook_id] = key
+        except PlaitError as exc:
+            self._keyring_error = str(exc)
+        notebooks = dict(self._notebooks)
+
+        def adopt_saved() -> None:
+            self._shared.update(notebooks)
+            self._ready = True
+
+        self.vault.post(adopt_saved)
+        self._post_reconcile(list(self._notebooks))
+        for url in {url for relays in self._notebooks.values() for url in relays}:
+            self._link(url)
+        self._spawn(self._persist_forever())
+        self._publish()
+        self._booted.set()
+
+    def _post_reconcile(self, notebook_ids: list[str]) -> None:
+        assert self._state is not None
+        sent = {nb: self._state.sent_states(nb) for nb in notebook_ids}
+        self.vault.post(lambda: self._reconcile(sent))
+
+    def _link(self, url: str) -> RelayLink:
+        link = self._links.get(url)
+        if link is None:
+            link = self._links[url] = RelayLink(url, self)
+            self._spawn(link.run())
+        return link
+
+    def _add_notebook(self, notebook_id: str, relays: tuple[str, ...], key: NotebookKey) -> None:
+        assert self._state is not None
+        self._nb_keys[notebook_id] = key
+        self._notebooks[notebook_id] = relays
+        self._state.set_notebook(notebook_id, relays)
+        if self._device_key is None and self._keyring_error is None:
+            self._spawn(self._load_device_key())
+        self._post_reconcile([notebook_id])
+        self._open_everywhere(notebook_id)
+        self._publish()
+
+    def _set_relays(self, notebook_id: str, relays: tuple[str, ...]) -> None:
+        assert self._state is not None
+        self._notebooks[notebook_id] = relays
+        self._state.set_notebook(notebook_id, relays)
+        self._open_everywhere(notebook_id)
+
+    def _open_everywhere(self, notebook_id: str) -> None:
+        for url in self._notebooks[notebook_id]:
+            link = self._link(url)
+            if link.connected:
+                self._spawn(link.open(notebook_id))
+            else:
+                link.retry_now()
+
+    async def _load_device_key(self) -> None:
+        try:
+            self._device_key = await asyncio.to_thread(self.device_key)
+        except PlaitError as exc:
+            self._keyring_error = str(exc)
+        self._publish()
+
+    async def _shutdown(self) -> None:
+        for key in list(self._outgoing):
+            self._seal(key)
+        for link in self._links.values():
+            await link.stop()
+        self._persist()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+
+    # ---- outgoing -------------------------------------------------------------------
+
+    def _queue_local(self, notebook_id: str, doc_id: str, kind: str, update: bytes,
+                     made_on: bytes, wall_time: float, state: bytes) -> None:
+        key = (notebook_id, doc_id)
+        pending = self._outgoing.get(key)
+        if pending is None:
+            pending = self._outgoing[key] = _Outgoing(notebook_id, doc_id, kind, made_on)
+            asyncio.get_running_loop().call_later(self.batch_delay, self._seal, key)
+        pending.updates.append(update)
+        pending.wall_time = wall_time
+        pending.state = state
+
+    def _seal(self, key: tuple[str, str]) -> None:
+        pending = self._outgoing.pop(key, None)
+        if pending is None or self._state is None:
+            return
+        device, nb_key = self._device_key, self._nb_keys.get(pending.notebook_id)
+        if device is None or nb_key is None:
+            # Without keys nothing can be sealed; the documents stay ahead of sent_state
+            # and go out at the next start that has them.
+            self._publish()
+            return
+        update = pending.updates[0] if len(pending.updates) == 1 else merge_updates(*pending.updates)
+        self._counter += 1
+        meta = UpdateMeta(doc_id=pending.doc_id, kind=pending.kind, client=self._author.client_id,
+                          device=self._author.device_id, name=self._author.name,
+                          time=pending.wall_time, made_on=pending.made_on, n=self._counter)
+        envelope = seal_update(nb_key, pending.notebook_id, device, meta, update)
+        env_id = envelope_id(envelope)
+        relays = self._notebooks.get(pending.notebook_id, ())
+        try:
+            self._state.add_outgoing(pending.notebook_id, relays, env_id, envelope,
+                                     self._counter, [(pending.doc_id, pending.state)])
+        except StorageError as exc:
+            self._report(f"Could not queue an edit for sync: {exc}. It will be sent after "
+                         "a restart.")
+            return
+        self._received[env_id] = ("", 0)
+        for url in relays:
+            link = self._links.get(url)
+            if link is not None and link.max_envelope < len(envelope):
+                self._report(f"An edit of {len(envelope):,} bytes is larger than relay {url} "
+                             f"accepts ({link.max_envelope:,} bytes); it stays queued.")
+            elif link is not None:
+                self._spawn(link.put(pending.notebook_id, env_id, envelope))
+        self._publish()
+
+    # ---- LinkHandler (called by RelayLink on the loop) ------------------------------
+
+    def notebooks_for(self, url: str) -> list[str]:
+        return [nb for nb, relays in self._notebooks.items() if url in relays]
+
+    def token_for(self, notebook_id: str) -> str | None:
+        key = self._nb_keys.get(notebook_id)
+        return None if key is None else key.token_text()
+
+    def cursor(self, url: str, notebook_id: str) -> int:
+        return self._cursors.get((url, notebook_id), 0)
+
+    def on_link_state(self, url: str) -> None:
+        self._publish()
+
+    def on_opened(self, url: str, notebook_id: str, head: int) -> None:
+        self._heads[(url, notebook_id)] = head
+        assert self._state is not None
+        link = self._links[url]
+        for env_id, envelope in self._state.outbox(url, notebook_id):
+            self._spawn(link.put(notebook_id, env_id, envelope))
+        self._publish()
+
+    def on_envelope(self, url: str, notebook_id: str, seq: int, env_id: str,
+                    envelope: bytes) -> None:
+        queue = self._incoming.setdefault((url, notebook_id), deque())
+        item = _Incoming(seq, env_id)
+        queue.append(item)
+        seen = self._received.get(env_id)
+        if seen is not None:
+            if seen[0] == url and seen[1] not in (0, seq):
+                self._report(f"Relay {url} sent an envelope again under a new number "
+                             f"({seen[1]} → {seq}); the replay was ignored.")
+            item.ticket = 0
+            return
+        self._received[env_id] = (url, seq)
+        key = self._nb_keys.get(notebook_id)
+        try:
+            if key is None:
+                raise EnvelopeError("wrong_key_or_tampered", "this device has no key for it")
+            opened = open_envelope(key, notebook_id, envelope, expect="update")
+            if opened.envelope_id != env_id:
+                raise EnvelopeError("malformed", "its id does not match its contents")
+        except EnvelopeError as exc:
+            item.ticket = 0
+            self._report(f"Rejected an envelope from relay {url}: {exc}")
+            return
+        if self._device_key is not None and opened.sender == self._device_key.public:
+            item.ticket = 0  # this device's own edit, back from the relay
+            return
+        if not self._to_apply:
+            asyncio.get_running_loop().call_soon(self._post_applies)
+        self._to_apply.append((url, notebook_id, item, opened))
+
+    def _post_applies(self) -> None:
+        batch, self._to_apply = self._to_apply, []
+        for start in range(0, len(batch), APPLY_BATCH):
+            chunk = batch[start:start + APPLY_BATCH]
+            self._in_flight += len(chunk)
+            self.vault.post(lambda chunk=chunk: self._apply_batch(chunk))
+        self._publish()
+
+    def _applied(self, batch: list, ticket: int, errors: list[str]) -> None:
+        self._in_flight -= len(batch)
+        for _url, _nb, item, _opened in batch:
+            item.ticket = ticket
+        for error in errors:
+            self._report(error)
+        self._publish()
+
+    def on_caught_up(self, url: str, notebook_id: str, seq: int) -> None:
+        self._heads[(url, notebook_id)] = max(seq, self._heads.get((url, notebook_id), 0))
+        self._publish()
+
+    def on_ack(self, url: str, notebook_id: str, env_id: str, seq: int) -> None:
+        assert self._state is not None
+        try:
+            self._state.acknowledged(url, env_id)
+        except StorageError as exc:
+            self._report(str(exc))
+        self._publish()
+
+    def on_relay_error(self, url: str, notebook_id: str | None, code: str, message: str) -> None:
+        where = f" for {notebook_id}" if notebook_id else ""
+        log.warning("relay %s%s: %s: %s", url, where, code, message)
+        if code == "unauthorized":
+            self._report(f"Relay {url} refused access to a shared notebook: {message}")
+        self._publish()
+
+    # ---- durability -----------------------------------------------------------------
+
+    async def _persist_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PERSIST_EVERY)
+            self._persist()
+
+    def _persist(self) -> None:
+        """Record envelopes whose merge is on disk, and move cursors past them."""
+        if self._state is None:
+            return
+        durable = self.vault.durable_ticket
+        items: list[tuple[str, str, int, str]] = []
+        cursors: dict[tuple[str, str], int] = {}
+        for (url, notebook_id), queue in self._incoming.items():
+            while queue and queue[0].ticket is not None and queue[0].ticket <= durable:
+                item = queue.popleft()
+                items.append((url, notebook_id, item.seq, item.envelope_id))
+                cursors[(url, notebook_id)] = item.seq
+        if not items:
+            return
+        try:
+            self._state.record_applied(items, cursors)
+        except StorageError as exc:
+            self._report(str(exc))
+            return
+        now = time.time()
+        for key, seq in cursors.items():
+            self._cursors[key] = max(seq, self._cursors.get(key, 0))
+            self._synced[key] = now
+        self._publish()
+
+    # ---- status ---------------------------------------------------------------------
+
+    def _report(self, message: str) -> None:
+        log.warning("sync: %s", message)
+        self._problems.append(message)
+        if self._on_problem is not None:
+            self._on_problem(message)
+
+    def _publish(self) -> None:
+        if self._state is None:
+            return
+        self._status = summarize(
+            notebooks=self._notebooks, links=self._links, keys=self._nb_keys,
+            keyring_error=self._keyring_error, pending=self._state.pending_counts(),
+            cursors=self._cursors, heads=self._heads, synced=self._synced,
+            busy=self._in_flight + len(self._to_apply) + len(self._outgoing)
+            + sum(1 for q in self._incoming.values() for i in q if i.ticket is None),
+        )
+        self._relays = self._relay_report(busy=any(
+            s.state == "syncing" and not s.pending for s in self._status.values()))
+        if self._on_status is not None:
+            self._on_status()
+
+    def _relay_report(self, busy: bool) -> dict[str, str | None]:
+        """Per relay: None once it is caught up with nothing left to send, an error
+        message once it failed; relays still at work are left out."""
+        assert self._state is not None
+        unsent = self._state.pending_by_relay()
+        report: dict[str, str | None] = {}
+        for url, link in self._links.items():
+            mine = self.notebooks_for(url)
+            if link.connected:
+                denied = [link.denied[nb] for nb in mine if nb in link.denied]
+                if denied:
+                    report[url] = f"access denied: {denied[0]}"
+                elif not unsent.get(url) and not busy and all(nb in link.caught_up for nb in mine):
+                    report[url] = None
+            elif link.error is not None:
+                report[url] = link.error
+        return report
+
+
+def check_relay_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise PlaitError(f"{url!r} is not a relay address: use ws://host:port or wss://host.")

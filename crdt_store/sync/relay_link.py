@@ -1,0 +1,190 @@
+"""One relay connection of the sync engine: connect, open notebooks, stream both ways,
+reconnect with exponential backoff and jitter. Runs on the engine's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidURI, WebSocketException
+
+from .frames import Frame, FrameError, FrameType, decode, encode
+
+log = logging.getLogger(__name__)
+
+CLIENT = "plait/0.1"
+PROTOCOL = 1
+MAX_FRAME = 64 * 1024 * 1024
+DEFAULT_MAX_ENVELOPE = 1024 * 1024
+HELLO_TIMEOUT = 10.0
+MIN_BACKOFF, MAX_BACKOFF = 0.5, 60.0
+STABLE_SESSION = 5.0  # a session this long resets the backoff
+
+
+class RelayProtocolError(Exception):
+    """The relay said or did something this client cannot work with."""
+
+
+class LinkHandler(Protocol):
+    """What a link asks of, and tells, the engine (all on the event loop)."""
+
+    def notebooks_for(self, url: str) -> list[str]: ...
+    def token_for(self, notebook_id: str) -> str | None: ...
+    def cursor(self, url: str, notebook_id: str) -> int: ...
+    def on_link_state(self, url: str) -> None: ...
+    def on_opened(self, url: str, notebook_id: str, head: int) -> None: ...
+    def on_envelope(self, url: str, notebook_id: str, seq: int, envelope_id: str,
+                    envelope: bytes) -> None: ...
+    def on_caught_up(self, url: str, notebook_id: str, seq: int) -> None: ...
+    def on_ack(self, url: str, notebook_id: str, envelope_id: str, seq: int) -> None: ...
+    def on_relay_error(self, url: str, notebook_id: str | None, code: str, message: str) -> None: ...
+
+
+class RelayLink:
+    """The engine's connection to one relay URL."""
+
+    def __init__(self, url: str, handler: LinkHandler) -> None:
+        self.url = url
+        self.handler = handler
+        self.connected = False
+        self.attempts = 0
+        self.error: str | None = None  # why the last attempt or session failed
+        self.max_envelope = DEFAULT_MAX_ENVELOPE
+        self.opened: set[str] = set()
+        self.caught_up: set[str] = set()
+        self.denied: dict[str, str] = {}  # notebook -> the relay's refusal
+        self._ws: ClientConnection | None = None
+        self._requests = itertools.count(1)
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    async def run(self) -> None:
+        backoff = MIN_BACKOFF
+        while not self._stopping:
+            self.attempts += 1
+            started = time.monotonic()
+            try:
+                async with connect(self.url, max_size=MAX_FRAME, open_timeout=10,
+                                   ping_interval=20, ping_timeout=20) as ws:
+                    self._ws = ws
+                    await self._session(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, InvalidURI, WebSocketException,
+                    RelayProtocolError) as exc:
+                self.error = _describe(exc)
+                log.info("relay %s: %s", self.url, self.error)
+            finally:
+                self._ws = None
+                self.connected = False
+                self.opened.clear()
+                self.caught_up.clear()
+                self.handler.on_link_state(self.url)
+            if self._stopping:
+                break
+            if time.monotonic() - started > STABLE_SESSION:
+                backoff = MIN_BACKOFF
+            await self._pause(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._ws is not None:
+            await self._ws.close()
+
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff (a notebook was added, the user asked)."""
+        self._wake.set()
+
+    async def _pause(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _session(self, ws: ClientConnection) -> None:
+        await ws.send(encode(FrameType.HELLO, {"client": CLIENT, "protocol": PROTOCOL}))
+        welcome = self._frame(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT))
+        if welcome.type is FrameType.ERROR:
+            raise RelayProtocolError(f"the relay refused: {welcome['message']}")
+        if welcome.type is not FrameType.WELCOME or welcome["protocol"] != PROTOCOL:
+            raise RelayProtocolError("the relay does not speak Plait's protocol version 1")
+        self.max_envelope = welcome["max_envelope"]
+        self.connected = True
+        self.error = None
+        self.handler.on_link_state(self.url)
+        for notebook_id in self.handler.notebooks_for(self.url):
+            await self.open(notebook_id)
+        async for message in ws:
+            self._dispatch(self._frame(message))
+
+    def _frame(self, message: bytes | str) -> Frame:
+        try:
+            return decode(message, max_size=MAX_FRAME)
+        except FrameError as exc:
+            raise RelayProtocolError(f"the relay sent a malformed frame ({exc})") from None
+
+    def _dispatch(self, frame: Frame) -> None:
+        h, t = self.handler, frame.type
+        if t is FrameType.ENVELOPE:
+            h.on_envelope(self.url, frame["notebook"], frame["seq"], frame["id"], frame.body)
+        elif t is FrameType.ACK:
+            h.on_ack(self.url, frame["notebook"], frame["id"], frame["seq"])
+        elif t is FrameType.OPENED:
+            self.denied.pop(frame["notebook"], None)
+            h.on_opened(self.url, frame["notebook"], frame["head"])
+        elif t is FrameType.CAUGHT_UP:
+            self.caught_up.add(frame["notebook"])
+            h.on_caught_up(self.url, frame["notebook"], frame["seq"])
+        elif t is FrameType.ERROR:
+            notebook_id = frame["notebook"]
+            if frame["code"] == "unauthorized" and notebook_id is not None:
+                self.opened.discard(notebook_id)
+                self.denied[notebook_id] = frame["message"]
+            h.on_relay_error(self.url, notebook_id, frame["code"], frame["message"])
+        else:
+            log.info("relay %s: ignoring a %s frame", self.url, t.name)
+
+    async def open(self, notebook_id: str) -> None:
+        """Subscribe to a notebook on this connection (no-op if offline or open)."""
+        ws = self._ws
+        token = self.handler.token_for(notebook_id)
+        if ws is None or not self.connected or notebook_id in self.opened or token is None:
+            return
+        self.opened.add(notebook_id)
+        await ws.send(encode(FrameType.OPEN, {
+            "req": next(self._requests), "notebook": notebook_id, "token": token,
+            "after": self.handler.cursor(self.url, notebook_id),
+        }))
+
+    async def put(self, notebook_id: str, envelope_id: str, envelope: bytes) -> bool:
+        """Send an envelope if this notebook is open here; the relay ACKs it later."""
+        ws = self._ws
+        if ws is None or notebook_id not in self.opened:
+            return False
+        try:
+            await ws.send(encode(FrameType.PUT, {"req": next(self._requests),
+                                                 "notebook": notebook_id, "id": envelope_id},
+                                 envelope))
+        except WebSocketException:
+            return False
+        return True
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "the relay is not answering (connection refused)"
+    if isinstance(exc, TimeoutError):
+        return "the relay did not answer in time"
+    if isinstance(exc, InvalidURI):
+        return f"the relay address is not valid ({exc})"
+    if isinstance(exc, OSError):
+        return f"cannot reach the relay ({exc.strerror or exc})"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,180 @@
+"""The sync engine's own bookkeeping, in `sync.sqlite3` beside the vault's database.
+
+Kept apart from the update log so the engine's writes never queue behind the
+store's, and the store knows nothing about relays. Used from the engine's thread only.
+
+- `notebooks`: the notebooks this vault syncs, with their relays.
+- `outbox`: sealed envelopes not yet acknowledged, per relay. A row is deleted only
+  when that relay ACKs it, so edits made offline, or before a crash, go out later.
+- `sent_state`: per document, the state vector its outboxed envelopes cover. At
+  start-up any document that moved past it (an edit in the crash window before its
+  envelope was written) is sent again as a diff, so nothing is left behind.
+- `cursors`: the last relay sequence number applied durably, per relay and notebook.
+- `received`: envelope ids applied (or rejected), to skip duplicates and spot replays.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from ..errors import StorageError
+
+STATE_NAME = "sync.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notebooks (
+    notebook_id TEXT PRIMARY KEY,
+    relays TEXT NOT NULL,
+    joined REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    relay TEXT NOT NULL,
+    notebook_id TEXT NOT NULL,
+    envelope_id TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE (relay, envelope_id)
+);
+CREATE TABLE IF NOT EXISTS sent_state (
+    doc_id TEXT PRIMARY KEY,
+    notebook_id TEXT NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    relay TEXT NOT NULL,
+    notebook_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    synced REAL,
+    PRIMARY KEY (relay, notebook_id)
+);
+CREATE TABLE IF NOT EXISTS received (
+    envelope_id TEXT PRIMARY KEY,
+    relay TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+"""
+
+
+class SyncState:
+    def __init__(self, vault_path: Path) -> None:
+        self.path = Path(vault_path) / STATE_NAME
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 5000")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Cannot open the sync state in {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _write(self, statements: list[tuple[str, tuple]]) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for sql, args in statements:
+                self._conn.execute(sql, args)
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StorageError(f"Cannot write the sync state: {exc}") from exc
+
+    # ---- notebooks --------------------------------------------------------------------
+
+    def notebooks(self) -> dict[str, tuple[str, ...]]:
+        return {nb: tuple(json.loads(relays)) for nb, relays in
+                self._conn.execute("SELECT notebook_id, relays FROM notebooks")}
+
+    def set_notebook(self, notebook_id: str, relays: tuple[str, ...]) -> None:
+        self._write([(
+            "INSERT INTO notebooks (notebook_id, relays, joined) VALUES (?, ?, ?) "
+            "ON CONFLICT (notebook_id) DO UPDATE SET relays = excluded.relays",
+            (notebook_id, json.dumps(sorted(set(relays))), time.time()),
+        )])
+
+    # ---- outgoing ---------------------------------------------------------------------
+
+    def next_counter(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'counter'").fetchone()
+        return int(row[0]) + 1 if row else 1
+
+    def add_outgoing(self, notebook_id: str, relays: tuple[str, ...], envelope_id: str,
+                     envelope: bytes, counter: int, covered: list[tuple[str, bytes]]) -> None:
+        """Outbox one envelope for each relay, with the counter and the states it covers,
+        in one transaction."""
+        now = time.time()
+        statements: list[tuple[str, tuple]] = [
+            ("INSERT OR IGNORE INTO outbox (relay, notebook_id, envelope_id, envelope, created)"
+             " VALUES (?, ?, ?, ?, ?)", (relay, notebook_id, envelope_id, envelope, now))
+            for relay in relays
+        ]
+        statements.append(("INSERT OR REPLACE INTO meta (key, value) VALUES ('counter', ?)",
+                           (str(counter),)))
+        statements += [("INSERT OR REPLACE INTO sent_state (doc_id, notebook_id, state) "
+                        "VALUES (?, ?, ?)", (doc_id, notebook_id, state))
+                       for doc_id, state in covered]
+        statements.append(("INSERT OR IGNORE INTO received (envelope_id, relay, seq) "
+                           "VALUES (?, '', 0)", (envelope_id,)))
+        self._write(statements)
+
+    def outbox(self, relay: str, notebook_id: str) -> list[tuple[str, bytes]]:
+        return list(self._conn.execute(
+            "SELECT envelope_id, envelope FROM outbox WHERE relay = ? AND notebook_id = ? "
+            "ORDER BY id", (relay, notebook_id)))
+
+    def acknowledged(self, relay: str, envelope_id: str) -> None:
+        self._write([("DELETE FROM outbox WHERE relay = ? AND envelope_id = ?",
+                      (relay, envelope_id))])
+
+    def pending_counts(self) -> dict[str, int]:
+        """Envelopes not yet acknowledged by every relay, per notebook."""
+        return dict(self._conn.execute(
+            "SELECT notebook_id, COUNT(DISTINCT envelope_id) FROM outbox GROUP BY notebook_id"))
+
+    def pending_by_relay(self) -> dict[str, int]:
+        return dict(self._conn.execute("SELECT relay, COUNT(*) FROM outbox GROUP BY relay"))
+
+    def sent_states(self, notebook_id: str) -> dict[str, bytes]:
+        return dict(self._conn.execute(
+            "SELECT doc_id, state FROM sent_state WHERE notebook_id = ?", (notebook_id,)))
+
+    # ---- incoming ---------------------------------------------------------------------
+
+    def cursors(self) -> dict[tuple[str, str], tuple[int, float | None]]:
+        return {(relay, nb): (seq, synced) for relay, nb, seq, synced in
+                self._conn.execute("SELECT relay, notebook_id, seq, synced FROM cursors")}
+
+    def received_ids(self) -> dict[str, tuple[str, int]]:
+        return {env: (relay, seq) for env, relay, seq in
+                self._conn.execute("SELECT envelope_id, relay, seq FROM received")}
+
+    def record_applied(self, items: list[tuple[str, str, int, str]],
+                       cursors: dict[tuple[str, str], int]) -> None:
+        """Envelopes (relay, notebook, seq, id) now durable in the vault, and the cursors
+        they move, in one transaction."""
+        now = time.time()
+        statements: list[tuple[str, tuple]] = [
+            ("INSERT OR IGNORE INTO received (envelope_id, relay, seq) VALUES (?, ?, ?)",
+             (env, relay, seq)) for relay, _nb, seq, env in items
+        ]
+        statements += [
+            ("INSERT INTO cursors (relay, notebook_id, seq, synced) VALUES (?, ?, ?, ?) "
+             "ON CONFLICT (relay, notebook_id) DO UPDATE SET "
+             "seq = max(seq, excluded.seq), synced = excluded.synced",
+             (relay, nb, seq, now)) for (relay, nb), seq in cursors.items()
+        ]
+        self._write(statements)
+
+    def mark_synced(self, relay: str, notebook_id: str) -> None:
+        self._write([(
+            "INSERT INTO cursors (relay, notebook_id, seq, synced) VALUES (?, ?, 0, ?) "
+            "ON CONFLICT (relay, notebook_id) DO UPDATE SET synced = excluded.synced",
+            (relay, notebook_id, time.time()))])

@@ -1,0 +1,154 @@
+"""Sync end to end: real vaults, real sync engines, a real relay on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from crdt_store.errors import PlaitError
+from crdt_store.keys import KeyringUnavailableError, KeyStore
+from crdt_store.sync.engine import SyncEngine
+from crdt_store.sync.invite import InviteError, parse_invite
+from crdt_store.unicode_offsets import TextOp
+from crdt_store.vault import Vault
+
+from .keyring_fixtures import LockedKeyring
+from .sync_helpers import Device, Devices
+
+
+@pytest.fixture
+def devices(tmp_path):
+    group = Devices(tmp_path)
+    yield group
+    group.close()
+
+
+def text_of(device: Device, note_id: str) -> str | None:
+    assert device.vault is not None
+    if device.vault.document_kind(note_id) is None:
+        return None
+    return device.vault.note_text(note_id)
+
+
+def share(devices: Devices, owner: Device, relay_urls: list[str], name: str = "Shared",
+          notes: tuple[str, ...] = ()) -> tuple[str, list[str], str]:
+    """`owner` makes a notebook with `notes`, shares it; returns (notebook, note ids, link)."""
+    vault = owner.vault
+    nb = vault.create_notebook(name)
+    ids = [vault.create_note(nb, body) for body in notes]
+    invite = owner.engine.share(nb, tuple(relay_urls))
+    return nb, ids, invite.link()
+
+
+def join(devices: Devices, device: Device, link: str) -> str:
+    return device.engine.join(parse_invite(link))
+
+
+def test_a_shared_notebook_reaches_a_second_device_and_edits_flow_both_ways(devices, relay):
+    a, b = devices.add("Ada"), devices.add("Bo")
+    nb, (note,), link = share(devices, a, [relay.url], notes=("# Plan\nfirst line café 😀\n",))
+    join(devices, b, link)
+    assert devices.pump_until(lambda: text_of(b, note) == "# Plan\nfirst line café 😀\n")
+    assert devices.pump_until(lambda: b.vault.document_kind(nb) is not None
+                              and b.vault.notebook(nb).name == "Shared")
+    assert b.vault.notebook_of(note) == nb
+
+    a.vault.append_text(note, "from Ada\n")
+    b.vault.append_text(note, "from Bo 中文\n")
+    assert devices.pump_until(lambda: text_of(a, note) == text_of(b, note)
+                              and "from Ada" in text_of(a, note) and "中文" in text_of(a, note))
+    devices.settle()
+    members = {m.name for m in a.vault.sharing(nb).members}
+    assert members == {"Ada", "Bo"}
+    assert a.vault.sharing(nb).relays == (relay.url,)
+
+
+def test_three_devices_edit_offline_then_converge_after_a_relay_restart(devices, relay):
+    a, b, c = devices.add("A"), devices.add("B"), devices.add("C")
+    nb, (note,), link = share(devices, a, [relay.url], notes=("base\n",))
+    join(devices, b, link)
+    join(devices, c, link)
+    assert devices.pump_until(lambda: text_of(b, note) == "base\n" and text_of(c, note) == "base\n")
+    devices.settle()
+
+    relay.stop()
+    assert devices.pump_until(lambda: all(
+        s.state == "offline" for d in devices.devices for s in d.engine.status().values()))
+    markers = {}
+    for device in (a, b, c):
+        for i in range(5):
+            marker = f"[{device.name}-{i}]"
+            device.vault.edit(note, [TextOp(0, 0, marker)])
+            markers[marker] = device
+        device.vault.create_note(nb, f"# Offline note by {device.name}\n")
+    relay.start()
+    devices.settle(timeout=60)
+
+    texts = {text_of(d, note) for d in (a, b, c)}
+    assert len(texts) == 1
+    merged = texts.pop()
+    for marker in markers:
+        assert merged.count(marker) == 1, (marker, merged)
+    assert merged.endswith("base\n") and merged.count("base") == 1
+    titles = [{s.title for s in d.vault.list_notes(nb)} for d in (a, b, c)]
+    assert titles[0] == titles[1] == titles[2]
+    assert {"Offline note by A", "Offline note by B", "Offline note by C"} <= titles[0]
+
+
+def test_the_relay_stores_only_ciphertext(devices, relay):
+    a, b = devices.add("A"), devices.add("B")
+    secret = "the-secret-marker-7f3a9"
+    nb, (note,), link = share(devices, a, [relay.url], name="Private-notebook-name",
+                              notes=(f"# Diary\n{secret}\n",))
+    join(devices, b, link)
+    assert devices.pump_until(lambda: secret in (text_of(b, note) or ""))
+    devices.settle()
+    relay.stop()
+    stored = b"".join(p.read_bytes() for p in relay.data_dir.rglob("*") if p.is_file())
+    assert stored  # the relay did store something
+    for plaintext in (secret, "Diary", "Private-notebook-name", note, "Ada"):
+        assert plaintext.encode() not in stored, plaintext
+
+
+def test_unsent_edits_survive_a_restart_of_the_device(devices, relay):
+    a, b = devices.add("A"), devices.add("B")
+    nb, (note,), link = share(devices, a, [relay.url], notes=("start\n",))
+    join(devices, b, link)
+    assert devices.pump_until(lambda: text_of(b, note) == "start\n")
+    devices.settle()
+
+    relay.stop()
+    a.vault.append_text(note, "written while the relay was down\n")
+    assert devices.pump_until(lambda: a.engine.status()[nb].pending >= 1)
+    devices.reopen(a)  # the app quits and starts again, still offline
+    assert devices.pump_until(lambda: a.engine.status().get(nb) is not None
+                              and a.engine.status()[nb].pending >= 1)
+    relay.start()
+    assert devices.pump_until(lambda: "written while" in (text_of(b, note) or ""), timeout=30)
+    devices.settle()
+    assert a.engine.status()[nb].pending == 0
+
+
+def test_a_missing_keyring_disables_sharing_with_a_clear_message(devices, tmp_path):
+    vault = Vault(tmp_path / "v")
+    engine = SyncEngine(vault, KeyStore(LockedKeyring(), timeout=5.0))
+    engine.start()
+    try:
+        nb = vault.create_notebook("N")
+        with pytest.raises(KeyringUnavailableError) as caught:
+            engine.share(nb, ("ws://127.0.0.1:1",))
+        assert "keyring" in str(caught.value).lower()
+        assert not vault.sharing(nb).shared  # nothing half-done
+    finally:
+        engine.stop()
+        vault.close()
+
+
+def test_bad_relay_addresses_and_invites_are_refused_with_a_reason(devices):
+    a = devices.add("A")
+    nb = a.vault.create_notebook("N")
+    with pytest.raises(PlaitError, match="not a relay address"):
+        a.engine.share(nb, ("http://example.org",))
+    with pytest.raises(InviteError, match="not a Plait invite"):
+        parse_invite("https://example.org/join")
+    with pytest.raises(InviteError, match="damaged"):
+        parse_invite("PLAIT1-@@@")
