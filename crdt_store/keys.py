@@ -74,7 +74,11 @@ def how_to_fix(platform: str = sys.platform) -> str:
 
 
 class KeyStore:
-    """Plait's keys in one keyring backend (the OS keyring unless one is injected)."""
+    """Plait's keys in one keyring backend (the OS keyring unless one is injected).
+
+    Each method blocks its caller for at most `timeout` seconds (the keyring itself is
+    asked from a daemon thread), so a GUI calls it from its background worker.
+    """
 
     def __init__(self, backend: KeyringBackend | None = None, *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
