@@ -12,6 +12,8 @@ import pytest
 
 from crdt_store.vault import Vault
 
+from .keyring_fixtures import key_store, memory_keyring  # noqa: F401  (shared fixtures)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
