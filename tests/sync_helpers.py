@@ -87,7 +87,8 @@ class Devices:
                     return False
             return True
         assert self.pump_until(synced, timeout), {
-            d.name: {nb[:6]: (s.state, s.message) for nb, s in d.engine.status().items()}
+            d.name: ({nb[:6]: (s.state, s.message) for nb, s in d.engine.status().items()},
+                     d.engine.debug_state())
             for d in self.devices if d.engine is not None}
 
     def close(self) -> None:

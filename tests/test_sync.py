@@ -12,6 +12,7 @@ from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from .keyring_fixtures import LockedKeyring
+from .relay_fixtures import relay, relay_factory  # noqa: F401
 from .sync_helpers import Device, Devices
 
 

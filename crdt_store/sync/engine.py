@@ -93,6 +93,7 @@ class SyncEngine:
         self._relays: dict[str, str | None] = {}
         self._booted = threading.Event()
         self._ready = False  # owner: the saved notebooks are known (after boot)
+        self._deferred: list[Callable[[], None]] = []  # loop: calls that came before boot
         self._calls = 0  # owner → loop calls made ...
         self._handled = 0  # ... and run, in order (the status is current when equal)
         self._problems: list[str] = []
@@ -109,6 +110,7 @@ class SyncEngine:
         self._heads: dict[tuple[str, str], int] = {}
         self._received: dict[str, tuple[str, int]] = {}
         self._incoming: dict[tuple[str, str], deque[_Incoming]] = {}
+        self._own_seqs: dict[tuple[str, str], set[int]] = {}  # acknowledged, not yet passed
         self._to_apply: list[tuple[str, str, _Incoming, Opened]] = []
         self._outgoing: dict[tuple[str, str], _Outgoing] = {}
         self._counter = 0
@@ -174,6 +176,16 @@ class SyncEngine:
 
     def _all_relays(self) -> set[str]:
         return {url for relays in self._shared.values() for url in relays}
+
+    def debug_state(self) -> dict[str, object]:
+        """Internals for a failing test's message (not an API)."""
+        return {
+            "cursors": dict(self._cursors), "heads": dict(self._heads),
+            "incoming": {k: [(i.seq, i.ticket) for i in q] for k, q in self._incoming.items()},
+            "durable": self.vault.durable_ticket, "in_flight": self._in_flight,
+            "to_apply": len(self._to_apply), "outgoing": list(self._outgoing),
+            "links": {u: (l.connected, sorted(l.caught_up), l.error) for u, l in self._links.items()},
+        }
 
     def shared_notebooks(self) -> dict[str, tuple[str, ...]]:
         return dict(self._shared)
@@ -259,8 +271,12 @@ class SyncEngine:
         number = self._calls
 
         def run() -> None:
+            if not self._booted.is_set():  # the state is still being opened
+                self._deferred.append(run)
+                return
             try:
-                function(*args)
+                if self._state is not None:  # None: the sync state could not be opened
+                    function(*args)
             finally:
                 self._publish()
                 self._handled = number
@@ -393,6 +409,7 @@ class SyncEngine:
         except StorageError as exc:
             self._report(str(exc))
             self.vault.post(lambda: setattr(self, "_ready", True))
+            self._finish_boot()
             return
         state = self._state
         self._notebooks = state.notebooks()
@@ -422,8 +439,14 @@ class SyncEngine:
         for url in {url for relays in self._notebooks.values() for url in relays}:
             self._link(url)
         self._spawn(self._persist_forever())
-        self._publish()
+        self._finish_boot()
+
+    def _finish_boot(self) -> None:
         self._booted.set()
+        deferred, self._deferred = self._deferred, []
+        for run in deferred:
+            run()
+        self._publish()
 
     def _post_reconcile(self, notebook_ids: list[str]) -> None:
         assert self._state is not None
@@ -605,6 +628,7 @@ class SyncEngine:
 
     def on_ack(self, url: str, notebook_id: str, env_id: str, seq: int) -> None:
         assert self._state is not None
+        self._own_seqs.setdefault((url, notebook_id), set()).add(seq)
         try:
             self._state.acknowledged(url, env_id)
         except StorageError as exc:
@@ -632,12 +656,22 @@ class SyncEngine:
         durable = self.vault.durable_ticket
         items: list[tuple[str, str, int, str]] = []
         cursors: dict[tuple[str, str], int] = {}
-        for (url, notebook_id), queue in self._incoming.items():
-            while queue and queue[0].ticket is not None and queue[0].ticket <= durable:
-                item = queue.popleft()
-                items.append((url, notebook_id, item.seq, item.envelope_id))
-                cursors[(url, notebook_id)] = item.seq
-        if not items:
+        for key in set(self._incoming) | set(self._own_seqs):
+            queue, own = self._incoming.get(key, deque()), self._own_seqs.get(key, set())
+            cursor = self._cursors.get(key, 0)
+            while True:
+                if queue and queue[0].ticket is not None and queue[0].ticket <= durable:
+                    item = queue.popleft()
+                    items.append((*key, item.seq, item.envelope_id))
+                    cursor = max(cursor, item.seq)
+                elif cursor + 1 in own:  # this device's envelope: the relay does not echo it
+                    cursor += 1
+                else:
+                    break
+                own.discard(cursor)
+            if cursor > self._cursors.get(key, 0):
+                cursors[key] = cursor
+        if not cursors and not items:
             return
         try:
             self._state.record_applied(items, cursors)

@@ -66,7 +66,8 @@ def parse_invite(text: str, *, now: float | None = None) -> Invite:
     if text.upper().startswith(CODE_PREFIX):
         raw = text[len(CODE_PREFIX):]
         try:
-            query = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+            query = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_",
+                                     validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise InviteError("This invite code is damaged: it may have been cut short "
                               "when it was copied.") from None
