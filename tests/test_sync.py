@@ -153,3 +153,68 @@ def test_bad_relay_addresses_and_invites_are_refused_with_a_reason(devices):
         parse_invite("https://example.org/join")
     with pytest.raises(InviteError, match="damaged"):
         parse_invite("PLAIT1-@@@")
+
+
+def test_tampered_forged_wrongly_keyed_and_replayed_envelopes_are_rejected(devices, relay,
+                                                                          relay_factory):
+    from crdt_store.sync.envelope import UpdateMeta, seal_update
+    from crdt_store.sync.keymaterial import DeviceKey, NotebookKey
+
+    from .relay_fixtures import RelayClient, run
+
+    second = relay_factory()
+    a, b = devices.add("A"), devices.add("B")
+    nb, (note,), link = share(devices, a, [relay.url, second.url], notes=("intact\n",))
+    join(devices, b, link)
+    assert devices.pump_until(lambda: text_of(b, note) == "intact\n")
+    devices.settle()
+    rows_before = b.vault.info().update_rows
+
+    key, device = a.engine.key_for_sharing(nb), a.engine.device_key()
+    meta = UpdateMeta(doc_id=note, kind="note", client=a.vault.author.client_id,
+                      device=a.vault.author.device_id, name="A", time=0.0,
+                      made_on=b"\x00", n=999)
+    other = Vault(devices.root / "scratch")  # an update that would visibly change the note
+    try:
+        other.apply_remote_update(note, a.vault.document_kind(note),
+                                  a.vault.encode_state(note),
+                                  author=a.vault.author, wall_time=0.0)
+        other.append_text(note, "INJECTED\n")
+        evil_update = other.encode_state(note, a.vault.encode_state_vector(note))
+    finally:
+        other.close()
+    genuine = seal_update(key, nb, device, meta, evil_update)
+    flipped = bytearray(genuine)
+    flipped[len(flipped) // 2] ^= 0x01
+    wrong_key = seal_update(NotebookKey.generate(), nb, device, meta, evil_update)
+    impostor = DeviceKey.generate()
+    forged = bytearray(seal_update(key, nb, impostor, meta, evil_update))
+    forged[4:36] = device.public  # claims to be A, signed by someone else
+
+    async def inject(url: str, envelopes: list[bytes]) -> int:
+        async with await RelayClient.connect(url) as client:
+            await client.hello()
+            await client.open(nb, key.token_text())
+            await client.catch_up(nb)
+            for envelope in envelopes:
+                seq = (await client.put(nb, envelope))["seq"]
+            return seq
+
+    run(inject(relay.url, [bytes(flipped), wrong_key, bytes(forged)]))
+    assert devices.pump_until(lambda: len(b.engine.problems()) >= 3), b.engine.problems()
+    problems = " ".join(b.engine.problems())
+    assert "signature" in problems and "key" in problems
+    devices.settle()
+    assert text_of(b, note) == "intact\n"
+    assert b.vault.info().update_rows == rows_before
+
+    # A genuine envelope applies once; the same bytes again, through the other relay,
+    # are a duplicate and change nothing.
+    run(inject(relay.url, [genuine]))
+    assert devices.pump_until(lambda: "INJECTED" in (text_of(b, note) or ""))
+    devices.settle()
+    rows_after_genuine = b.vault.info().update_rows
+    seq = run(inject(second.url, [genuine]))
+    assert devices.pump_until(lambda: b.engine.received_upto(second.url, nb) >= seq)
+    assert b.vault.info().update_rows == rows_after_genuine
+    assert text_of(b, note).count("INJECTED") == 1

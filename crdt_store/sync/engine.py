@@ -177,6 +177,11 @@ class SyncEngine:
     def _all_relays(self) -> set[str]:
         return {url for relays in self._shared.values() for url in relays}
 
+    def received_upto(self, url: str, notebook_id: str) -> int:
+        """The relay sequence number up to which this device has durably taken in
+        everything of the notebook from that relay (any thread)."""
+        return self._cursors.get((url, notebook_id), 0)
+
     def debug_state(self) -> dict[str, object]:
         """Internals for a failing test's message (not an API)."""
         return {
