@@ -49,6 +49,11 @@ class RelayHarness:
         self._thread.start()
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The relay's event loop (in the harness's thread)."""
+        return self._loop
+
+    @property
     def port(self) -> int:
         return self._port
 

@@ -488,6 +488,9 @@ def test_abrupt_disconnects_mid_stream_and_mid_put_harm_nothing(relay) -> None:
             await writer.send(FrameType.PUT, {"req": writer.next_req(), "notebook": notebook,
                                               "id": env_id}, env)
         writer.ws.transport.abort()  # gone with PUTs in flight
+        # The relay still works through what it had received: wait until it is done.
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+            relay.server.wait_connections(0), relay.loop))
 
         log = await stored(relay.url, notebook, token)
         assert log[:150] == as_log(sent)

@@ -16,7 +16,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.exceptions import ConnectionClosed
 
 from ..frames import VERSION, Frame, FrameError, FrameType, decode, encode, error_frame
 from .limits import ConnectionLimiter
@@ -139,8 +139,6 @@ class Session:
         while True:
             try:
                 message = await self.ws.recv()
-            except ConnectionClosedOK:
-                return "closed by the client"
             except ConnectionClosed as exc:
                 return _closed_how(exc)
             self.frames_in += 1
