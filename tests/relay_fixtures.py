@@ -1,35 +1,32 @@
 """A real relay for tests: `RelayHarness` runs a RelayServer on 127.0.0.1 in a
-background thread with its own event loop; `RelayClient` is a minimal protocol
-client over a real websockets connection.
+background thread with its own event loop. `tests/relay_client.py` has a minimal
+protocol client to talk to it.
 
-Use the fixtures in a test module with::
+Use the fixtures in a test module with (importing this module directly instead would
+cost pytest's assertion rewriting here)::
 
-    from .relay_fixtures import relay, relay_factory  # noqa: F401
+    pytest_plugins = ["tests.relay_fixtures"]
 
     def test_something(relay):
         relay.url, relay.data_dir      # ws://127.0.0.1:PORT, the SQLite data dir
         relay.stop(); relay.start()    # restart on the same data (and port)
+        relay.server                   # the RelayServer (runs on relay's own loop)
+        relay.call(relay.server.prune_now)  # run a coroutine on that loop
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import threading
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from crdt_store.sync.frames import Frame, FrameType, decode, encode
 from crdt_store.sync.relay.server import RelayServer
-from crdt_store.sync.relay.store import RelayStore, envelope_id
+from crdt_store.sync.relay.store import RelayStore
 
 T = TypeVar("T")
 TIMEOUT = 10.0
@@ -50,6 +47,11 @@ class RelayHarness:
         self._thread = threading.Thread(target=self._loop.run_forever, name="test relay",
                                         daemon=True)
         self._thread.start()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The relay's event loop (in the harness's thread)."""
+        return self._loop
 
     @property
     def port(self) -> int:
@@ -123,116 +125,3 @@ def relay_factory(tmp_path: Path) -> Iterator[Callable[..., RelayHarness]]:
 def relay(relay_factory: Callable[..., RelayHarness]) -> RelayHarness:
     """A relay on 127.0.0.1, a free port and a fresh data dir, with default limits."""
     return relay_factory()
-
-
-# -- the client side ---------------------------------------------------------------
-
-
-def new_notebook() -> tuple[str, str]:
-    """A fresh notebook id and capability token (base64url of 32 bytes)."""
-    return uuid.uuid4().hex, base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-def opaque(size: int = 200) -> tuple[str, bytes]:
-    """A random 'envelope' (the relay cannot tell it from ciphertext) and its id."""
-    body = os.urandom(size)
-    return envelope_id(body), body
-
-
-class RelayClient:
-    """Speaks frames to a relay; every wait has a timeout."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self._req = 0
-
-    @classmethod
-    async def connect(cls, url: str, **kwargs: Any) -> RelayClient:
-        kwargs.setdefault("max_size", None)
-        kwargs.setdefault("compression", None)
-        ws = await asyncio.wait_for(connect(url, open_timeout=TIMEOUT, **kwargs), TIMEOUT)
-        return cls(ws)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def next_req(self) -> int:
-        self._req += 1
-        return self._req
-
-    async def send(self, frame_type: FrameType, header: dict[str, Any], body: bytes = b"") -> None:
-        await self.ws.send(encode(frame_type, header, body))
-
-    async def send_raw(self, data: bytes | str) -> None:
-        await self.ws.send(data)
-
-    async def recv(self, timeout: float = TIMEOUT) -> Frame:
-        return decode(await asyncio.wait_for(self.ws.recv(), timeout))
-
-    async def expect(self, frame_type: FrameType, timeout: float = TIMEOUT) -> Frame:
-        frame = await self.recv(timeout)
-        assert frame.type is frame_type, f"expected {frame_type.name}, got {frame}"
-        return frame
-
-    async def expect_error(self, code: str, timeout: float = TIMEOUT) -> Frame:
-        frame = await self.expect(FrameType.ERROR, timeout)
-        assert frame["code"] == code, frame
-        return frame
-
-    async def closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str | None]:
-        """Wait for the relay to close; (code, reason) of its close frame. Frames that
-        still arrive are skipped."""
-        async def drain() -> None:
-            try:
-                while True:
-                    await self.ws.recv()
-            except ConnectionClosed:
-                return
-        await asyncio.wait_for(drain(), timeout)
-        rcvd = self.ws.close_rcvd
-        return (rcvd.code, rcvd.reason) if rcvd is not None else (None, None)
-
-    async def hello(self) -> Frame:
-        await self.send(FrameType.HELLO, {"client": "tests", "protocol": 1})
-        return await self.expect(FrameType.WELCOME)
-
-    async def open(self, notebook: str, token: str, after: int = 0) -> Frame:
-        req = self.next_req()
-        await self.send(FrameType.OPEN, {"req": req, "notebook": notebook, "token": token,
-                                         "after": after})
-        frame = await self.recv()
-        assert frame.header.get("req") == req, frame
-        return frame
-
-    async def catch_up(self, notebook: str) -> tuple[list[Frame], Frame]:
-        """The ENVELOPE frames up to CAUGHT_UP, and the CAUGHT_UP frame."""
-        envelopes = []
-        while True:
-            frame = await self.recv()
-            if frame.type is FrameType.CAUGHT_UP:
-                assert frame["notebook"] == notebook
-                return envelopes, frame
-            assert frame.type is FrameType.ENVELOPE, frame
-            envelopes.append(frame)
-
-    async def put(self, notebook: str, body: bytes, env_id: str | None = None) -> Frame:
-        """PUT and return the reply (ACK or ERROR) for its req."""
-        req = self.next_req()
-        await self.send(FrameType.PUT, {"req": req, "notebook": notebook,
-                                        "id": env_id or envelope_id(body)}, body)
-        frame = await self.recv()
-        assert frame.header.get("req") == req, frame
-        return frame
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
-def run(coro: Awaitable[T], timeout: float = 60) -> T:
-    """Run a test's coroutine on a fresh loop, bounded."""
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())

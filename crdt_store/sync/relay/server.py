@@ -74,6 +74,8 @@ class RelayServer:
         self._inflight: set[asyncio.Task[Appended]] = set()
         self._prune_task: asyncio.Task[None] | None = None
         self._numbers = itertools.count(1)
+        self._sessions: set[Session] = set()
+        self._sessions_changed = asyncio.Condition()
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -129,8 +131,31 @@ class RelayServer:
         await self.store.close()
         log.info("relay stopped; store closed")
 
+    @property
+    def connections(self) -> int:
+        """Connections being served now (their sessions have not ended)."""
+        return len(self._sessions)
+
+    async def wait_connections(self, at_most: int) -> None:
+        """Return once no more than `at_most` connections are being served."""
+        async with self._sessions_changed:
+            await self._sessions_changed.wait_for(lambda: len(self._sessions) <= at_most)
+
     async def _handle(self, ws: ServerConnection) -> None:
-        await Session(self, ws, next(self._numbers)).run()
+        session = Session(self, ws, next(self._numbers))
+        await self._track(session, add=True)
+        try:
+            await session.run()
+        finally:
+            await self._track(session, add=False)
+
+    async def _track(self, session: Session, *, add: bool) -> None:
+        async with self._sessions_changed:
+            if add:
+                self._sessions.add(session)
+            else:
+                self._sessions.discard(session)
+            self._sessions_changed.notify_all()
 
     # -- what sessions share -----------------------------------------------------------
 

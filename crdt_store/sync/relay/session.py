@@ -16,7 +16,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.exceptions import ConnectionClosed
 
 from ..frames import VERSION, Frame, FrameError, FrameType, decode, encode, error_frame
 from .limits import ConnectionLimiter
@@ -125,7 +125,10 @@ class Session:
         except Exception:
             log.exception("%s: internal error", self.name)
             outcome = "closed after an internal error"
-            await self._fail_internal()
+            with contextlib.suppress(Exception):
+                await self._send_raw(error_frame("internal", "the relay failed; reconnect later"))
+            with contextlib.suppress(Exception):
+                await self._close(CLOSE_INTERNAL, "internal")
         finally:
             for sub in list(self.subs.values()):
                 await self._unsubscribe(sub)
@@ -136,8 +139,6 @@ class Session:
         while True:
             try:
                 message = await self.ws.recv()
-            except ConnectionClosedOK:
-                return "closed by the client"
             except ConnectionClosed as exc:
                 return _closed_how(exc)
             self.frames_in += 1
@@ -146,7 +147,7 @@ class Session:
             except ClientFault as fault:
                 await self._report(fault)
                 if fault.close_code is not None:
-                    await self.ws.close(fault.close_code, fault.code)
+                    await self._close(fault.close_code, fault.code)
                     return f"closed for {fault.code}"
 
     async def _receive(self, message: bytes | str) -> None:
@@ -175,7 +176,18 @@ class Session:
         await self._send_raw(error_frame(fault.code, fault.message, req=fault.req,
                                          notebook=fault.notebook))
 
+    async def _close(self, code: int, reason: str) -> None:
+        """Close from the read loop: keep reading (and dropping) what the client still
+        sends, so its close frame gets through a full receive queue and the closing
+        handshake ends now rather than at websockets' close timeout."""
+        closing = asyncio.create_task(self.ws.close(code, reason))
+        with contextlib.suppress(ConnectionClosed):
+            while not closing.done():
+                await self.ws.recv()
+        await closing
+
     async def _fail_internal(self, notebook: str | None = None) -> None:
+        """Close from a pump after a failure of the relay; the read loop keeps reading."""
         with contextlib.suppress(Exception):
             await self._send_raw(error_frame("internal", "the relay failed; reconnect later",
                                              notebook=notebook))
