@@ -160,7 +160,7 @@ def test_tampered_forged_wrongly_keyed_and_replayed_envelopes_are_rejected(devic
     from crdt_store.sync.envelope import UpdateMeta, seal_update
     from crdt_store.sync.keymaterial import DeviceKey, NotebookKey
 
-    from .relay_fixtures import RelayClient, run
+    from .relay_client import RelayClient, run
 
     second = relay_factory()
     a, b = devices.add("A"), devices.add("B")
