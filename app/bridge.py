@@ -7,7 +7,7 @@ the GUI thread through Qt's queued connections, so views only ever run there.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from crdt_store.events import ChangeEvent, DocKind
 from crdt_store.vault import Vault
@@ -19,11 +19,17 @@ class VaultBridge(QObject):
     note_changed = Signal(object)  # ChangeEvent of a note's body
     catalog_changed = Signal(object)  # ChangeEvent of a notebook catalog
     problem = Signal(str)  # a message for the banner
+    sync_changed = Signal()  # the sync engine's status changed (read SyncEngine.status())
+    _wake = Signal()  # work was posted to the vault from another thread
 
     def __init__(self, vault: Vault, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.vault = vault
         self._unsubscribe = vault.subscribe(self._publish)
+        # Background threads post work to the vault; it runs here, on the GUI thread,
+        # as soon as the event loop gets to it (queued even when posted from this thread).
+        self._wake.connect(vault.deliver_pending, Qt.ConnectionType.QueuedConnection)
+        vault.set_wakeup(self._wake.emit)
 
     def _publish(self, event: ChangeEvent) -> None:
         if event.kind is DocKind.NOTE:
@@ -35,4 +41,5 @@ class VaultBridge(QObject):
         self.problem.emit(message)
 
     def close(self) -> None:
+        self.vault.set_wakeup(None)
         self._unsubscribe()

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from crdt_store.errors import PlaitError, VaultLockedError
+from crdt_store.keys import KeyStore
 from crdt_store.vault import Vault
 
 from .main_window import MainWindow
@@ -29,9 +30,10 @@ def run_gui(vault_path: Path) -> int:
     try:
         if not vault.read_only:
             ensure_welcome(vault)
-        window = MainWindow(vault)
-        if message:
-            window.banner.show_message(message)
+        keys = KeyStore.from_environment()
+        window = MainWindow(vault, keys=keys)
+        if message or keys.warning:
+            window.banner.show_message(message or keys.warning)
         window.show()
         return app.exec()
     finally:

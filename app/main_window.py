@@ -26,6 +26,7 @@ from crdt_store.errors import PlaitError
 from crdt_store.model import NoteSummary
 from crdt_store.note_index import list_order
 from crdt_store.search import SearchHit, SearchResults
+from crdt_store.keys import KeyStore
 from crdt_store.vault import Vault
 
 from .banner import Banner
@@ -39,6 +40,7 @@ from .note_editor import NoteEditor
 from .note_list_model import NoteListModel
 from .notebook_list_model import NotebookDelegate, NotebookListModel
 from .settings import WindowSettings
+from .sync_controls import SyncControls
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ class MainWindow(QMainWindow):
 
     search_results_shown = Signal()  # a search's results (or its error) replaced the list
 
-    def __init__(self, vault: Vault, settings: QSettings | None = None) -> None:
+    def __init__(self, vault: Vault, settings: QSettings | None = None,
+                 keys: KeyStore | None = None) -> None:
         super().__init__()
         self.vault = vault
         self.bridge = VaultBridge(vault, self)
@@ -104,8 +107,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.count_label = QLabel()
-        self.sync_label = QLabel("Local only")  # the sync issue fills this in
-        self.sync_label.setToolTip("This vault is not shared; everything stays on this computer.")
+        self.sync_label = QLabel()
         self.index_status = IndexStatus(lambda: self.vault.search_progress, self)
         self.index_status.finished.connect(self._search_again)
         self.statusBar().addWidget(self.count_label, 1)
@@ -142,6 +144,8 @@ class MainWindow(QMainWindow):
         self.editor.undo_state_changed.connect(self._update_undo_actions)
         self.editor.palette_changed.connect(self.highlighter.set_palette)  # follows OS light/dark
 
+        self.sync = SyncControls(self, vault, keys, self.bridge, self.background,
+                                 self.sync_label, self.sidebar_model, self.settings)
         self._restore_state()
         self._show_notices()
 
@@ -299,6 +303,10 @@ class MainWindow(QMainWindow):
 
         notebook = bar.addMenu("Note&book")
         self._action(notebook, "&Rename…", self.rename_notebook, "F2")
+        self.share_action = self._action(notebook, "&Share Notebook…", self.share_notebook,
+                                         "Ctrl+Shift+S")
+        self.join_action = self._action(notebook, "&Join Shared Notebook…",
+                                        self.join_notebook, "Ctrl+Shift+J")
         self._action(notebook, "Move Notebook to &Trash", self.trash_notebook)
 
         go = bar.addMenu("&Go")
@@ -385,6 +393,18 @@ class MainWindow(QMainWindow):
             self._guarded("Moving the notebook to the trash",
                           lambda: self.vault.trash_notebook(notebook_id))
             self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
+
+    def share_notebook(self) -> None:
+        kind, notebook_id = self.current_filter()
+        if kind != "notebook" or notebook_id is None:
+            self.banner.show_message("Choose a notebook in the sidebar to share it.")
+            return
+        if self.sync.share(notebook_id) is None:
+            self.banner.show_message("Sharing is not available in a read-only window.")
+
+    def join_notebook(self, invite_text: str = "") -> None:
+        if self.sync.join(invite_text) is None:
+            self.banner.show_message("Joining is not available in a read-only window.")
 
     def search(self) -> None:
         """Ctrl+K (and Ctrl+F in the list): into the search field."""
@@ -496,6 +516,7 @@ class MainWindow(QMainWindow):
         self._upkeep.stop()
         self._refresh_timer.stop()
         self.background.close()
+        self.sync.close()
         self.editor.commit_pending()
         self.settings.save(self.saveGeometry(), self.splitter.saveState(), self.editor.note_id,
                            self.editor.textCursor().position())

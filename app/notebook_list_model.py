@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QFontMetrics, QIcon, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QIcon, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from crdt_store.model import NotebookInfo
+from crdt_store.sync.status import NotebookStatus
 
 from .note_delegate import color_group, dimmed
 from .note_list_model import KeyedListModel
@@ -18,6 +19,10 @@ from .note_list_model import KeyedListModel
 CountRole = Qt.ItemDataRole.UserRole + 1
 KindRole = Qt.ItemDataRole.UserRole + 2
 NotebookIdRole = Qt.ItemDataRole.UserRole + 3
+SyncRole = Qt.ItemDataRole.UserRole + 4  # a shared notebook's NotebookStatus, else None
+
+SYNC_COLORS = {"synced": "#2e9d57", "syncing": "#2f7fd8", "offline": "#8a8f98",
+               "error": "#d0443a"}
 
 ALL, NOTEBOOK, TRASH = "all", "notebook", "trash"
 
@@ -40,13 +45,25 @@ class NotebookListModel(KeyedListModel):
     CountRole = CountRole
     KindRole = KindRole
     NotebookIdRole = NotebookIdRole
+    SyncRole = SyncRole
 
     _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(lambda row: row.key, parent)
         self._icons: dict[str, QIcon] = {}
+        self._sync: dict[str, NotebookStatus] = {}
         self.set_notebooks([], 0, 0)
+
+    def set_sync(self, statuses: dict[str, NotebookStatus]) -> None:
+        """Show each shared notebook's sync state (repaints only rows that changed)."""
+        old, self._sync = self._sync, dict(statuses)
+        for notebook_id in set(old) | set(statuses):
+            if old.get(notebook_id) != statuses.get(notebook_id):
+                row = self.row_of_notebook(notebook_id)
+                if row is not None:
+                    index = self.index(row)
+                    self.dataChanged.emit(index, index, [SyncRole, Qt.ItemDataRole.ToolTipRole])
 
     def set_notebooks(self, notebooks: Sequence[NotebookInfo], all_count: int,
                       trash_count: int) -> None:
@@ -82,10 +99,14 @@ class NotebookListModel(KeyedListModel):
             return row.kind
         if role == NotebookIdRole:
             return row.notebook_id
+        if role == SyncRole:
+            return self._sync.get(row.notebook_id) if row.notebook_id else None
         if role == Qt.ItemDataRole.DecorationRole:
             return self._icon(row.kind)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.name}: {row.count} note{'' if row.count == 1 else 's'}"
+            tip = f"{row.name}: {row.count} note{'' if row.count == 1 else 's'}"
+            status = self._sync.get(row.notebook_id) if row.notebook_id else None
+            return tip if status is None else f"{tip}\nShared: {status.label}. {status.message}"
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -134,6 +155,18 @@ class NotebookDelegate(QStyledItemDelegate):
         name_rect = QRect(text_rect)
         if count_text:
             name_rect.setRight(text_rect.right() - count_w - self.GAP)
+        status = index.data(SyncRole)
+        if status is not None:  # shared: a dot in the state's colour before the count
+            size = max(6, fm.height() // 2 - 1)
+            dot = QRect(name_rect.right() - size, text_rect.center().y() - size // 2 + 1,
+                        size, size)
+            name_rect.setRight(dot.left() - self.GAP // 2)
+            painter.save()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(SYNC_COLORS.get(status.state, "#8a8f98")))
+            painter.drawEllipse(dot)
+            painter.restore()
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
         color = opt.palette.color(color_group(opt), QPalette.ColorRole.HighlightedText if selected
                                   else QPalette.ColorRole.Text)

@@ -30,6 +30,14 @@ class WindowSettings:
         self._s.setValue("editor/cursor", cursor)
         self._s.sync()
 
+    def relays(self) -> list[str]:
+        """The relay servers last used to share a notebook (to suggest them again)."""
+        value = self._s.value("sync/relays", "")
+        return [url for url in str(value or "").split() if url]
+
+    def set_relays(self, urls: tuple[str, ...]) -> None:
+        self._s.setValue("sync/relays", " ".join(urls))
+
     def _bytes(self, key: str) -> QByteArray | None:
         value = self._s.value(key)
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None

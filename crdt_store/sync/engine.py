@@ -629,11 +629,13 @@ class SyncEngine:
 
     def on_caught_up(self, url: str, notebook_id: str, seq: int) -> None:
         self._heads[(url, notebook_id)] = max(seq, self._heads.get((url, notebook_id), 0))
+        self._synced[(url, notebook_id)] = time.time()
         self._publish()
 
     def on_ack(self, url: str, notebook_id: str, env_id: str, seq: int) -> None:
         assert self._state is not None
         self._own_seqs.setdefault((url, notebook_id), set()).add(seq)
+        self._synced[(url, notebook_id)] = time.time()
         try:
             self._state.acknowledged(url, env_id)
         except StorageError as exc:

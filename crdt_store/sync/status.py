@@ -22,6 +22,7 @@ class NotebookStatus:
     relays_connected: int
     relays: int
     caught_up: bool  # every connected relay has sent everything it had
+    progress: tuple[int, int] | None = None  # (envelopes taken in, known) while catching up
 
     @property
     def label(self) -> str:
@@ -67,8 +68,14 @@ def summarize(*, notebooks: Mapping[str, tuple[str, ...]], links: Mapping[str, R
                        else "Receiving edits")
         else:
             state, message = SYNCED, "Up to date with " + ", ".join(l.url for l in connected)
+        progress = None
+        if behind and connected:
+            known = sum(heads.get((link.url, notebook_id), 0) for link in connected)
+            progress = (max(0, known - behind), known)
+            if state == SYNCING and not waiting:
+                message = f"Receiving edits: {progress[0]:,} of {progress[1]:,}"
         result[notebook_id] = NotebookStatus(
             notebook_id, state, message, waiting, max(times) if times else None,
-            len(connected), len(relays), caught_up and not behind,
+            len(connected), len(relays), caught_up and not behind, progress,
         )
     return result

@@ -1,0 +1,119 @@
+"""Sync in the window: share and join dialogs, status, and a collaborator typing live."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QTextCursor
+
+from app.main_window import MainWindow
+from crdt_store.keys import KeyStore
+from crdt_store.unicode_offsets import TextOp
+from crdt_store.vault import Vault
+
+from .conftest import ARTIFACTS
+from .keyring_fixtures import MemoryKeyring
+from .relay_fixtures import relay, relay_factory  # noqa: F401
+from .sync_helpers import Devices
+
+
+@pytest.fixture
+def devices(tmp_path):
+    group = Devices(tmp_path)
+    yield group
+    group.close()
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path):
+    """A window on a new vault with its own in-memory keyring; closed before the vault."""
+    made = []
+
+    def make(name: str) -> MainWindow:
+        vault = Vault(tmp_path / f"gui-{name}", display_name=name)
+        settings = QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(vault, settings, keys=KeyStore(MemoryKeyring(), timeout=5.0))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        made.append((window, vault))
+        return window
+
+    yield make
+    for window, vault in made:
+        window.close()
+        vault.close()
+
+
+def shot(widget, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert widget.grab().save(str(ARTIFACTS / name))
+
+
+def test_share_dialog_makes_an_invite_and_the_sidebar_shows_the_state(qtbot, open_window, relay):
+    window = open_window("Ada")
+    nb = window.vault.create_notebook("Trip to Lisbon")
+    window.vault.create_note(nb, "# Packing\n- passport\n")
+    window.refresh_lists()
+    window.sidebar.setCurrentIndex(window.sidebar_model.index(
+        window.sidebar_model.row_of_notebook(nb)))
+    assert window.sync_label.text() == "Local only"
+    window.share_action.trigger()
+    dialog = window.sync.dialog
+    dialog.relays.setPlainText(relay.url)
+    dialog.create_button.click()
+    qtbot.waitUntil(lambda: dialog.link.text().startswith("plait://join?"), timeout=10_000)
+    assert dialog.code.text().startswith("PLAIT1-")
+    assert "This link is the key" in dialog.warning.text()
+    assert "Ada (this device)" in dialog.members.text()
+    shot(dialog, "share-dialog.png")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Synced"), timeout=10_000)
+    status = window.sidebar_model.index(window.sidebar_model.row_of_notebook(nb)).data(
+        window.sidebar_model.SyncRole)
+    assert status is not None and status.state == "synced"
+    shot(window, "main-window-shared.png")
+
+
+def test_a_collaborator_s_typing_appears_live_without_moving_the_cursor(qtbot, open_window,
+                                                                      devices, relay):
+    ada = devices.add("Ada")
+    nb = ada.vault.create_notebook("Plans")
+    note = ada.vault.create_note(nb, "# Plans\nhello wörld 😀\n")
+    link = ada.engine.share(nb, (relay.url,)).link()
+
+    def pump_ada(condition):
+        return lambda: devices.pump_until(condition, timeout=0)
+
+    window = open_window("Bo")
+    dialog = window.sync.join(link)
+    assert "Ada invites you to “Plans”" in dialog.message.text()
+    shot(dialog, "join-dialog.png")
+    dialog.join_button.click()
+    qtbot.waitUntil(lambda: dialog.result() == dialog.DialogCode.Accepted, timeout=10_000)
+    bo = window.vault
+    qtbot.waitUntil(pump_ada(lambda: bo.document_kind(note) is not None
+                             and bo.note_text(note) == "# Plans\nhello wörld 😀\n"
+                             and bo.notebook_of(note) == nb), timeout=15_000)
+    window.refresh_lists()
+    window.select_note(note)
+    assert window.editor.note_id == note
+
+    cursor = window.editor.textCursor()  # Bo's cursor after "hello", with "wörld" selected
+    text = window.editor.toPlainText()
+    start = text.index("wörld")
+    cursor.setPosition(start)
+    cursor.setPosition(start + len("wörld"), QTextCursor.MoveMode.KeepAnchor)
+    window.editor.setTextCursor(cursor)
+
+    ada.vault.edit(note, [TextOp(0, 0, "Ada 🚀 was here. ")])  # before Bo's cursor
+    qtbot.waitUntil(pump_ada(lambda: window.editor.toPlainText().startswith("Ada 🚀 was here. ")),
+                    timeout=5000)
+    moved = window.editor.textCursor()
+    assert moved.selectedText() == "wörld"  # the same words, shifted by Ada's text
+    assert moved.selectionStart() == start + len("Ada 🚀 was here. ".encode("utf-16-le")) // 2
+
+    window.editor.insertPlainText("; Bo agrees")  # Bo types over the selection: back to Ada
+    qtbot.waitUntil(pump_ada(lambda: "; Bo agrees" in ada.vault.note_text(note)), timeout=5000)
+    assert ada.vault.note_text(note) == window.editor.toPlainText()
+    shot(window, "main-window-live-edit.png")
