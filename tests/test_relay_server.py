@@ -111,7 +111,7 @@ def test_open_catches_up_then_forwards_live_to_the_other_connections(relay) -> N
         async with await greeted(relay.url) as a, await greeted(relay.url) as b:
             first = await a.open(notebook, token)
             assert (first.type, first["head"], first["snapshot"]) == (FrameType.OPENED, 0, None)
-            assert await a.catch_up(notebook) == ([], await_free(notebook, 0))
+            assert await a.catch_up(notebook) == ([], caught_up_frame(notebook, 0))
             sent = [opaque() for _ in range(3)]
             for n, (env_id, env) in enumerate(sent, start=1):
                 assert (await a.put(notebook, env))["seq"] == n
@@ -136,7 +136,7 @@ def test_open_catches_up_then_forwards_live_to_the_other_connections(relay) -> N
     run(body())
 
 
-def await_free(notebook: str, seq: int):
+def caught_up_frame(notebook: str, seq: int):
     """The CAUGHT_UP frame a relay sends for `notebook` at `seq` (for comparisons)."""
     from crdt_store.sync.frames import decode
 
