@@ -24,12 +24,13 @@ class Device:
     keyring: MemoryKeyring = field(default_factory=MemoryKeyring)
     vault: Vault | None = None
     engine: SyncEngine | None = None
+    options: dict = field(default_factory=dict)  # SyncEngine keyword arguments
 
     def open(self, wake: threading.Event) -> Device:
         self.vault = Vault(self.path, display_name=self.name)
         self.vault.set_wakeup(wake.set)
         self.engine = SyncEngine(self.vault, KeyStore(self.keyring, timeout=5.0),
-                                 on_status=wake.set)
+                                 on_status=wake.set, **self.options)
         self.engine.start()
         return self
 
@@ -50,8 +51,8 @@ class Devices:
         self.wake = threading.Event()
         self.devices: list[Device] = []
 
-    def add(self, name: str) -> Device:
-        device = Device(self.root / name, name).open(self.wake)
+    def add(self, name: str, **options) -> Device:
+        device = Device(self.root / name, name, options=options).open(self.wake)
         self.devices.append(device)
         return device
 

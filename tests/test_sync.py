@@ -12,7 +12,8 @@ from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from .keyring_fixtures import LockedKeyring
-from .relay_fixtures import relay, relay_factory  # noqa: F401
+
+pytest_plugins = ["tests.relay_fixtures"]  # the relay and relay_factory fixtures
 from .sync_helpers import Device, Devices
 
 
@@ -218,3 +219,33 @@ def test_tampered_forged_wrongly_keyed_and_replayed_envelopes_are_rejected(devic
     assert devices.pump_until(lambda: b.engine.received_upto(second.url, nb) >= seq)
     assert b.vault.info().update_rows == rows_after_genuine
     assert text_of(b, note).count("INJECTED") == 1
+
+
+def test_a_device_joining_after_the_relay_pruned_old_edits_gets_them_from_a_snapshot(
+        devices, relay_factory):
+    now = [1_000_000.0]
+    relay = relay_factory(prune_days=1, clock=lambda: now[0])
+    a = devices.add("A", snapshot_every=10)
+    nb, (note,), link = share(devices, a, [relay.url], notes=("# Log\n",))
+    def head() -> int:
+        info = relay.call(lambda: relay.server.store.info(nb))
+        return 0 if info is None else info.head
+
+    assert devices.pump_until(lambda: head() > 0)
+    devices.settle()
+    for i in range(15):  # each edit its own envelope: wait for it to reach the relay
+        before = head()
+        a.vault.append_text(note, f"line {i}\n")
+        assert devices.pump_until(lambda before=before: head() > before)
+    assert devices.pump_until(lambda: relay.call(lambda: relay.server.store.get_snapshot(nb))
+                              is not None)
+    now[0] += 2 * 86400
+    assert relay.call(relay.server.prune_now) > 0  # the oldest envelopes are gone
+
+    b = devices.add("B")
+    join(devices, b, link)
+    expected = a.vault.note_text(note)
+    assert devices.pump_until(lambda: text_of(b, note) == expected and
+                              b.vault.notebook_of(note) == nb)
+    devices.settle()
+    assert not b.engine.problems()

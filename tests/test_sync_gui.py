@@ -13,7 +13,8 @@ from crdt_store.vault import Vault
 
 from .conftest import ARTIFACTS
 from .keyring_fixtures import MemoryKeyring
-from .relay_fixtures import relay, relay_factory  # noqa: F401
+
+pytest_plugins = ["tests.relay_fixtures"]  # the relay and relay_factory fixtures
 from .sync_helpers import Devices
 
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from pycrdt import merge_updates
@@ -35,7 +35,16 @@ from ..identity import Author
 from ..sharing import Member
 from ..statevector import decode_state_vector
 from ..vault import Vault
-from .envelope import EnvelopeError, Opened, UpdateMeta, envelope_id, open_envelope, seal_update
+from .envelope import (
+    EnvelopeError,
+    Opened,
+    SnapshotMeta,
+    UpdateMeta,
+    envelope_id,
+    open_envelope,
+    seal_snapshot,
+    seal_update,
+)
 from .invite import Invite, InviteError, make_invite
 from .keymaterial import DeviceKey, NotebookKey
 from .relay_link import RelayLink
@@ -47,6 +56,8 @@ log = logging.getLogger(__name__)
 BATCH_DELAY = 0.03  # seconds of typing gathered into one envelope
 APPLY_BATCH = 200  # envelopes merged per call on the owner thread
 PERSIST_EVERY = 0.1  # seconds between writes of durable cursors
+SNAPSHOT_EVERY = 1000  # envelopes in a relay's log past its snapshot before offering one
+SNAPSHOT_ITEM = "snapshot"  # stands in the incoming queue for a snapshot being fetched
 
 
 @dataclass
@@ -75,11 +86,13 @@ class SyncEngine:
     """Sync for one vault. Owner-thread API: start, stop, share, join, status, pump_until."""
 
     def __init__(self, vault: Vault, keys, *, batch_delay: float = BATCH_DELAY,
+                 snapshot_every: int = SNAPSHOT_EVERY,
                  on_status: Callable[[], None] | None = None,
                  on_problem: Callable[[str], None] | None = None) -> None:
         self.vault = vault
         self.keys = keys
         self.batch_delay = batch_delay
+        self.snapshot_every = snapshot_every
         self._on_status = on_status
         self._on_problem = on_problem
         self._author: Author = vault.author
@@ -111,6 +124,7 @@ class SyncEngine:
         self._received: dict[str, tuple[str, int]] = {}
         self._incoming: dict[tuple[str, str], deque[_Incoming]] = {}
         self._own_seqs: dict[tuple[str, str], set[int]] = {}  # acknowledged, not yet passed
+        self._snapshots: dict[tuple[str, str], int] = {}  # relay's snapshot covers up to
         self._to_apply: list[tuple[str, str, _Incoming, Opened]] = []
         self._outgoing: dict[tuple[str, str], _Outgoing] = {}
         self._counter = 0
@@ -378,6 +392,26 @@ class SyncEngine:
             return str(exc)
         return None
 
+    def _apply_snapshot(self, url: str, notebook_id: str, item: _Incoming, opened: Opened) -> None:
+        errors = []
+        for doc in opened.docs:
+            meta = UpdateMeta(doc_id=doc.doc_id, kind=doc.kind, client=opened.meta.client,
+                              device=opened.meta.device, name=opened.meta.name,
+                              time=opened.meta.time, made_on=b"\x00", n=opened.meta.n)
+            problem = self._apply_one(notebook_id, replace(opened, meta=meta, update=doc.update))
+            if problem is not None:
+                errors.append(f"Rejected part of a snapshot from relay {url}: {problem}")
+        self._call(self._applied, [(url, notebook_id, item, opened)], self.vault.last_ticket,
+                   errors)
+
+    def _snapshot_docs(self, notebook_id: str, loop: asyncio.AbstractEventLoop,
+                       result: asyncio.Future) -> None:
+        docs = [(notebook_id, "catalog", self.vault.encode_state(notebook_id))]
+        docs += [(note_id, "note", self.vault.encode_state(note_id))
+                 for note_id in self.vault.notes_in(notebook_id)
+                 if self.vault.document_kind(note_id) is not None]
+        loop.call_soon_threadsafe(result.set_result, docs)
+
     def _describe(self, notebook_id: str) -> str:
         try:
             return f"“{self.vault.notebook(notebook_id).name}”"
@@ -453,9 +487,9 @@ class SyncEngine:
             run()
         self._publish()
 
-    def _post_reconcile(self, notebook_ids: list[str]) -> None:
+    def _post_reconcile(self, notebook_ids: list[str], *, resend_all: bool = False) -> None:
         assert self._state is not None
-        sent = {nb: self._state.sent_states(nb) for nb in notebook_ids}
+        sent = {nb: {} if resend_all else self._state.sent_states(nb) for nb in notebook_ids}
         self.vault.post(lambda: self._reconcile(sent))
 
     def _link(self, url: str) -> RelayLink:
@@ -572,10 +606,26 @@ class SyncEngine:
     def on_link_state(self, url: str) -> None:
         self._publish()
 
-    def on_opened(self, url: str, notebook_id: str, head: int) -> None:
-        self._heads[(url, notebook_id)] = head
+    def on_opened(self, url: str, notebook_id: str, head: int, pruned: int,
+                  snapshot: int | None) -> None:
+        key = (url, notebook_id)
+        self._heads[key] = head
+        self._snapshots[key] = snapshot or 0
         assert self._state is not None
         link = self._links[url]
+        if self._cursors.get(key, 0) > head:
+            # The relay lost envelopes (restored from a backup): send everything made here
+            # again; the other members do the same, and the log heals.
+            self._report(f"Relay {url} has fewer edits than this device took from it "
+                         "before (restored from a backup?); sending this device's edits again.")
+            self._cursors[key] = head
+            self._state.record_applied([], {key: head}, reset=True)
+            self._post_reconcile([notebook_id], resend_all=True)
+        if self._cursors.get(key, 0) < pruned:
+            # Envelopes up to `pruned` are gone from the relay: its snapshot stands in for
+            # them, and the cursor may not pass it until the snapshot is merged.
+            self._incoming.setdefault(key, deque()).append(_Incoming(pruned, SNAPSHOT_ITEM))
+            self._spawn(link.get_snapshot(notebook_id))
         for env_id, envelope in self._state.outbox(url, notebook_id):
             self._spawn(link.put(notebook_id, env_id, envelope))
         self._publish()
@@ -628,13 +678,71 @@ class SyncEngine:
         self._publish()
 
     def on_caught_up(self, url: str, notebook_id: str, seq: int) -> None:
-        self._heads[(url, notebook_id)] = max(seq, self._heads.get((url, notebook_id), 0))
-        self._synced[(url, notebook_id)] = time.time()
+        key = (url, notebook_id)
+        self._heads[key] = max(seq, self._heads.get(key, 0))
+        self._synced[key] = time.time()
+        self._maybe_offer_snapshot(url, notebook_id, seq)
         self._publish()
+
+    def _maybe_offer_snapshot(self, url: str, notebook_id: str, seq: int) -> None:
+        key = (url, notebook_id)
+        if seq - self._snapshots.get(key, 0) >= self.snapshot_every:
+            self._snapshots[key] = seq  # one attempt per stretch of the log
+            self._spawn(self._offer_snapshot(url, notebook_id, seq))
+
+    # ---- snapshots ------------------------------------------------------------------
+
+    def on_snapshot(self, url: str, notebook_id: str, upto: int, body: bytes) -> None:
+        queue = self._incoming.get((url, notebook_id), deque())
+        item = next((i for i in queue if i.envelope_id == SNAPSHOT_ITEM and i.ticket is None),
+                    None)
+        if item is None:
+            return
+        key = self._nb_keys.get(notebook_id)
+        try:
+            if key is None or not body:
+                raise EnvelopeError("malformed", "the relay has no usable snapshot")
+            opened = open_envelope(key, notebook_id, body, expect="snapshot")
+        except EnvelopeError as exc:
+            item.ticket = 0
+            self._report(f"Relay {url} no longer has the oldest edits of a shared notebook and "
+                         f"its snapshot could not be used ({exc}); edits from before it may "
+                         "be missing here until another member's device sends them.")
+            return
+        self._in_flight += 1
+        self.vault.post(lambda: self._apply_snapshot(url, notebook_id, item, opened))
+
+    async def _offer_snapshot(self, url: str, notebook_id: str, upto: int) -> None:
+        """Upload a snapshot of the notebook as of `upto`, so new devices join fast (and the
+        relay may prune). Only once everything up to `upto` is merged here."""
+        if self._cursors.get((url, notebook_id), 0) < upto:
+            await asyncio.sleep(PERSIST_EVERY * 3)
+            if self._cursors.get((url, notebook_id), 0) < upto:
+                return
+        docs: asyncio.Future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.vault.post(lambda: self._snapshot_docs(notebook_id, loop, docs))
+        records = await docs
+        key, device, link = self._nb_keys.get(notebook_id), self._device_key, self._links.get(url)
+        if key is None or device is None or link is None or not records:
+            return
+        self._counter += 1
+        meta = SnapshotMeta(client=self._author.client_id, device=self._author.device_id,
+                            name=self._author.name, time=time.time(), n=self._counter)
+        body = await asyncio.to_thread(seal_snapshot, key, notebook_id, device, meta, records)
+        if len(body) > link.max_envelope:
+            log.info("snapshot of %s (%d bytes) is over relay %s's limit", notebook_id,
+                     len(body), url)
+            return
+        await link.put_snapshot(notebook_id, upto, body)
+
+    def on_snapshot_stored(self, url: str, notebook_id: str, upto: int) -> None:
+        self._snapshots[(url, notebook_id)] = max(upto, self._snapshots.get((url, notebook_id), 0))
 
     def on_ack(self, url: str, notebook_id: str, env_id: str, seq: int) -> None:
         assert self._state is not None
         self._own_seqs.setdefault((url, notebook_id), set()).add(seq)
+        self._maybe_offer_snapshot(url, notebook_id, seq)
         self._synced[(url, notebook_id)] = time.time()
         try:
             self._state.acknowledged(url, env_id)
@@ -669,7 +777,8 @@ class SyncEngine:
             while True:
                 if queue and queue[0].ticket is not None and queue[0].ticket <= durable:
                     item = queue.popleft()
-                    items.append((*key, item.seq, item.envelope_id))
+                    if item.envelope_id != SNAPSHOT_ITEM:
+                        items.append((*key, item.seq, item.envelope_id))
                     cursor = max(cursor, item.seq)
                 elif cursor + 1 in own:  # this device's envelope: the relay does not echo it
                     cursor += 1

@@ -37,7 +37,10 @@ class LinkHandler(Protocol):
     def token_for(self, notebook_id: str) -> str | None: ...
     def cursor(self, url: str, notebook_id: str) -> int: ...
     def on_link_state(self, url: str) -> None: ...
-    def on_opened(self, url: str, notebook_id: str, head: int) -> None: ...
+    def on_opened(self, url: str, notebook_id: str, head: int, pruned: int,
+                  snapshot: int | None) -> None: ...
+    def on_snapshot(self, url: str, notebook_id: str, upto: int, body: bytes) -> None: ...
+    def on_snapshot_stored(self, url: str, notebook_id: str, upto: int) -> None: ...
     def on_envelope(self, url: str, notebook_id: str, seq: int, envelope_id: str,
                     envelope: bytes) -> None: ...
     def on_caught_up(self, url: str, notebook_id: str, seq: int) -> None: ...
@@ -60,6 +63,7 @@ class RelayLink:
         self.denied: dict[str, str] = {}  # notebook -> the relay's refusal
         self._ws: ClientConnection | None = None
         self._requests = itertools.count(1)
+        self._snapshot_puts: set[int] = set()  # requests whose ACK is for a snapshot
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -135,11 +139,18 @@ class RelayLink:
         h, t = self.handler, frame.type
         if t is FrameType.ENVELOPE:
             h.on_envelope(self.url, frame["notebook"], frame["seq"], frame["id"], frame.body)
+        elif t is FrameType.ACK and frame["req"] in self._snapshot_puts:
+            self._snapshot_puts.discard(frame["req"])
+            h.on_snapshot_stored(self.url, frame["notebook"], frame["seq"])
         elif t is FrameType.ACK:
             h.on_ack(self.url, frame["notebook"], frame["id"], frame["seq"])
         elif t is FrameType.OPENED:
             self.denied.pop(frame["notebook"], None)
-            h.on_opened(self.url, frame["notebook"], frame["head"])
+            pruned = frame.header.get("pruned", 0)
+            h.on_opened(self.url, frame["notebook"], frame["head"],
+                        pruned if isinstance(pruned, int) else 0, frame["snapshot"])
+        elif t is FrameType.SNAPSHOT:
+            h.on_snapshot(self.url, frame["notebook"], frame["upto"], frame.body)
         elif t is FrameType.CAUGHT_UP:
             self.caught_up.add(frame["notebook"])
             h.on_caught_up(self.url, frame["notebook"], frame["seq"])
@@ -163,6 +174,25 @@ class RelayLink:
             "req": next(self._requests), "notebook": notebook_id, "token": token,
             "after": self.handler.cursor(self.url, notebook_id),
         }))
+
+    async def get_snapshot(self, notebook_id: str) -> None:
+        await self._send_open(notebook_id, FrameType.SNAPSHOT_GET,
+                              {"req": next(self._requests), "notebook": notebook_id})
+
+    async def put_snapshot(self, notebook_id: str, upto: int, body: bytes) -> None:
+        req = next(self._requests)
+        self._snapshot_puts.add(req)
+        await self._send_open(notebook_id, FrameType.SNAPSHOT_PUT,
+                              {"req": req, "notebook": notebook_id, "upto": upto}, body)
+
+    async def _send_open(self, notebook_id: str, frame_type: FrameType, header: dict,
+                         body: bytes = b"") -> None:
+        ws = self._ws
+        if ws is not None and notebook_id in self.opened:
+            try:
+                await ws.send(encode(frame_type, header, body))
+            except WebSocketException:
+                log.info("relay %s: connection lost while sending %s", self.url, frame_type.name)
 
     async def put(self, notebook_id: str, envelope_id: str, envelope: bytes) -> bool:
         """Send an envelope if this notebook is open here; the relay ACKs it later."""

@@ -157,9 +157,10 @@ class SyncState:
                 self._conn.execute("SELECT envelope_id, relay, seq FROM received")}
 
     def record_applied(self, items: list[tuple[str, str, int, str]],
-                       cursors: dict[tuple[str, str], int]) -> None:
+                       cursors: dict[tuple[str, str], int], *, reset: bool = False) -> None:
         """Envelopes (relay, notebook, seq, id) now durable in the vault, and the cursors
-        they move, in one transaction."""
+        they move, in one transaction. `reset` lets cursors go back (a relay that lost
+        envelopes)."""
         now = time.time()
         statements: list[tuple[str, tuple]] = [
             ("INSERT OR IGNORE INTO received (envelope_id, relay, seq) VALUES (?, ?, ?)",
@@ -168,7 +169,8 @@ class SyncState:
         statements += [
             ("INSERT INTO cursors (relay, notebook_id, seq, synced) VALUES (?, ?, ?, ?) "
              "ON CONFLICT (relay, notebook_id) DO UPDATE SET "
-             "seq = max(seq, excluded.seq), synced = excluded.synced",
+             + ("seq = excluded.seq" if reset else "seq = max(seq, excluded.seq)")
+             + ", synced = excluded.synced",
              (relay, nb, seq, now)) for (relay, nb), seq in cursors.items()
         ]
         self._write(statements)

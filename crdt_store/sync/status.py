@@ -53,9 +53,7 @@ def summarize(*, notebooks: Mapping[str, tuple[str, ...]], links: Mapping[str, R
         elif notebook_id not in keys:
             state, message = ERROR, ("This notebook's key is missing from the keyring. "
                                      "Join it again with an invite.")
-        elif denied and not connected:
-            state, message = ERROR, f"Relay {denied[0][0]} refused access: {denied[0][1]}"
-        elif denied and len(denied) == len(connected):
+        elif denied and not connected or denied and len(denied) == len(connected):
             state, message = ERROR, f"Relay {denied[0][0]} refused access: {denied[0][1]}"
         elif not connected:
             reasons = [f"{link.url}: {link.error}" for link in nb_links if link.error]
