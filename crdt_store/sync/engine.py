@@ -128,6 +128,7 @@ class SyncEngine:
         self._to_apply: list[tuple[str, str, _Incoming, Opened]] = []
         self._outgoing: dict[tuple[str, str], _Outgoing] = {}
         self._counter = 0
+        self._keys_loading = False  # the device key is being fetched for a first notebook
         self._in_flight = 0  # envelopes posted to the owner, not yet merged
 
     # ================================================================ owner thread
@@ -331,10 +332,19 @@ class SyncEngine:
         if not set(sharing.relays) <= set(self._shared[notebook_id]):
             self._shared[notebook_id] = tuple(sorted(set(sharing.relays) | set(self._shared[notebook_id])))
             self._call(self._set_relays, notebook_id, self._shared[notebook_id])
+        self._ensure_members([notebook_id])
+
+    def _ensure_members(self, notebook_ids: list[str] | None = None) -> None:
+        """Put this device in the member list of shared notebooks whose catalog is here."""
         device = self._device_key
-        if device is not None and not self.vault.read_only and not any(
-                m.public_key == device.public.hex() for m in sharing.members):
-            self.vault.update_sharing(notebook_id, member=self._member(device))
+        if device is None or self.vault.read_only:
+            return
+        for notebook_id in notebook_ids or list(self._shared):
+            if self.vault.document_kind(notebook_id) is None:
+                continue  # joined, and the catalog has not arrived yet
+            members = self.vault.sharing(notebook_id).members
+            if not any(m.public_key == device.public.hex() for m in members):
+                self.vault.update_sharing(notebook_id, member=self._member(device))
 
     def _send_whole(self, notebook_id: str, doc_id: str, kind: DocKind,
                     since: bytes | None = None) -> None:
@@ -471,6 +481,7 @@ class SyncEngine:
 
         def adopt_saved() -> None:
             self._shared.update(notebooks)
+            self._ensure_members()
             self._ready = True
 
         self.vault.post(adopt_saved)
@@ -504,7 +515,8 @@ class SyncEngine:
         self._nb_keys[notebook_id] = key
         self._notebooks[notebook_id] = relays
         self._state.set_notebook(notebook_id, relays)
-        if self._device_key is None and self._keyring_error is None:
+        if self._device_key is None and self._keyring_error is None and not self._keys_loading:
+            self._keys_loading = True
             self._spawn(self._load_device_key())
         self._post_reconcile([notebook_id])
         self._open_everywhere(notebook_id)
@@ -529,6 +541,14 @@ class SyncEngine:
             self._device_key = await asyncio.to_thread(self.device_key)
         except PlaitError as exc:
             self._keyring_error = str(exc)
+            self._keys_loading = False
+        else:
+            def joined() -> None:  # the notebook's catalog may be here by now
+                self._ensure_members()
+                self._keys_loading = False
+                self._call(lambda: None)  # publish a status that counts it
+
+            self.vault.post(joined)
         self._publish()
 
     async def _shutdown(self) -> None:
@@ -815,7 +835,7 @@ class SyncEngine:
             notebooks=self._notebooks, links=self._links, keys=self._nb_keys,
             keyring_error=self._keyring_error, pending=self._state.pending_counts(),
             cursors=self._cursors, heads=self._heads, synced=self._synced,
-            busy=self._in_flight + len(self._to_apply) + len(self._outgoing)
+            busy=self._in_flight + len(self._to_apply) + len(self._outgoing) + self._keys_loading
             + sum(1 for q in self._incoming.values() for i in q if i.ticket is None),
         )
         self._relays = self._relay_report(busy=any(
