@@ -18,7 +18,7 @@ LOCK_NAME = "writer.lock"
 if os.name == "nt":  # pragma: no cover - not testable on this machine
     import msvcrt
 
-    def _try_lock(fd: int) -> bool:
+    def try_lock(fd: int) -> bool:
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
@@ -32,7 +32,7 @@ if os.name == "nt":  # pragma: no cover - not testable on this machine
 else:
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
+    def try_lock(fd: int) -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -53,7 +53,7 @@ class VaultLock:
     def acquire(self) -> None:
         """Take the lock or raise VaultLockedError naming the current holder."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if not _try_lock(fd):
+        if not try_lock(fd):
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
             os.close(fd)
             raise VaultLockedError(str(self.path.parent), holder)

@@ -13,6 +13,7 @@ import pytest
 from crdt_store.vault import Vault
 
 from .keyring_fixtures import key_store, memory_keyring  # noqa: F401  (shared fixtures)
+from .sync_helpers import devices  # noqa: F401  (shared fixture)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from crdt_store.keys import KeyStore
 from crdt_store.sync.engine import SyncEngine
 from crdt_store.vault import Vault
@@ -84,7 +86,9 @@ class Devices:
                 if d.engine is None:
                     continue
                 statuses = d.engine.status()
-                if not statuses or any(s.state != "synced" for s in statuses.values()):
+                if d.engine.shared_notebooks() and not statuses:
+                    return False
+                if any(s.state != "synced" for s in statuses.values()):
                     return False
             return True
         assert self.pump_until(synced, timeout), {
@@ -95,3 +99,11 @@ class Devices:
     def close(self) -> None:
         for device in self.devices:
             device.close()
+
+
+@pytest.fixture
+def devices(tmp_path):
+    """Devices under tmp_path, closed (engines stopped, vaults closed) after the test."""
+    group = Devices(tmp_path)
+    yield group
+    group.close()

@@ -17,13 +17,6 @@ pytest_plugins = ["tests.relay_fixtures"]  # the relay and relay_factory fixture
 from .sync_helpers import Device, Devices
 
 
-@pytest.fixture
-def devices(tmp_path):
-    group = Devices(tmp_path)
-    yield group
-    group.close()
-
-
 def text_of(device: Device, note_id: str) -> str | None:
     assert device.vault is not None
     if device.vault.document_kind(note_id) is None:
@@ -249,3 +242,18 @@ def test_a_device_joining_after_the_relay_pruned_old_edits_gets_them_from_a_snap
                               b.vault.notebook_of(note) == nb)
     devices.settle()
     assert not b.engine.problems()
+
+
+def test_a_relay_added_later_gets_the_whole_notebook(devices, relay, relay_factory):
+    a, b = devices.add("A"), devices.add("B")
+    nb, (note,), _link = share(devices, a, [relay.url], notes=("before the second relay\n",))
+    devices.settle()
+    second = relay_factory()
+    link = a.engine.share(nb, (second.url,)).link()  # add a relay; the invite names both
+    devices.settle()
+    first_url = relay.url
+    relay.stop()  # only the new relay is left: it must hold everything
+    join(devices, b, link)
+    assert devices.pump_until(lambda: text_of(b, note) == "before the second relay\n"
+                              and b.vault.notebook_of(note) == nb)
+    assert set(b.vault.sharing(nb).relays) == {first_url, second.url}

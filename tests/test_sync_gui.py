@@ -15,14 +15,6 @@ from .conftest import ARTIFACTS
 from .keyring_fixtures import MemoryKeyring
 
 pytest_plugins = ["tests.relay_fixtures"]  # the relay and relay_factory fixtures
-from .sync_helpers import Devices
-
-
-@pytest.fixture
-def devices(tmp_path):
-    group = Devices(tmp_path)
-    yield group
-    group.close()
 
 
 @pytest.fixture

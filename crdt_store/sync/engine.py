@@ -512,20 +512,27 @@ class SyncEngine:
 
     def _add_notebook(self, notebook_id: str, relays: tuple[str, ...], key: NotebookKey) -> None:
         assert self._state is not None
+        known = self._notebooks.get(notebook_id)
         self._nb_keys[notebook_id] = key
         self._notebooks[notebook_id] = relays
         self._state.set_notebook(notebook_id, relays)
         if self._device_key is None and self._keyring_error is None and not self._keys_loading:
             self._keys_loading = True
             self._spawn(self._load_device_key())
-        self._post_reconcile([notebook_id])
+        # A relay added to a notebook shared before starts empty: send it everything.
+        self._post_reconcile([notebook_id], resend_all=bool(known and set(relays) - set(known)))
         self._open_everywhere(notebook_id)
         self._publish()
 
     def _set_relays(self, notebook_id: str, relays: tuple[str, ...]) -> None:
+        """Another member added a relay: it starts empty, so this device sends it all the
+        edits made here (every member does the same, and the new relay fills in)."""
         assert self._state is not None
+        added = set(relays) - set(self._notebooks.get(notebook_id, ()))
         self._notebooks[notebook_id] = relays
         self._state.set_notebook(notebook_id, relays)
+        if added:
+            self._post_reconcile([notebook_id], resend_all=True)
         self._open_everywhere(notebook_id)
 
     def _open_everywhere(self, notebook_id: str) -> None:

@@ -20,6 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from crdt_store.vault_lock import (
+    try_lock,  # an OS lock the kernel drops with the process
+)
+
 from .store import (
     DEFAULT_FETCH_BYTES,
     DEFAULT_FETCH_LIMIT,
@@ -65,20 +69,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
-if os.name == "nt":  # pragma: no cover - the relay is deployed on POSIX
-    def _lock(fd: int) -> bool:
-        return True
-else:
-    import fcntl
-
-    def _lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-
 class SqliteRelayStore(RelayStore):
     """`RelayStore` in the SQLite file `path` (see `in_dir`)."""
 
@@ -123,7 +113,7 @@ class SqliteRelayStore(RelayStore):
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        if not _lock(fd):
+        if not try_lock(fd):
             os.close(fd)
             raise StoreError(f"{self.path} is in use by another relay process")
         self._lock_fd = fd
