@@ -200,6 +200,15 @@ class MainWindow(QMainWindow):
             self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
         self.refresh_notes()
 
+    def select_notebook(self, notebook_id: str) -> bool:
+        """Show a notebook's notes (False if the sidebar does not list it yet)."""
+        self.refresh_lists()
+        row = self.sidebar_model.row_of_notebook(notebook_id)
+        if row is None:
+            return False
+        self.sidebar.setCurrentIndex(self.sidebar_model.index(row))
+        return True
+
     def refresh_notes(self) -> None:
         if self.search_bar.text().strip():
             self.run_search(self.search_bar.text().strip())

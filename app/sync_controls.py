@@ -36,6 +36,7 @@ class SyncControls(QObject):
         self.sidebar = sidebar
         self.settings = settings
         self.engine: SyncEngine | None = None
+        self._joining: set[str] = set()  # joined notebooks not in the sidebar yet
         self.dialog: ShareDialog | JoinDialog | None = None  # the one open last
         if keys is not None and not vault.read_only:
             self.engine = SyncEngine(vault, keys, on_status=bridge.sync_changed.emit,
@@ -50,6 +51,9 @@ class SyncControls(QObject):
         text, tip = summary(statuses, self._name)
         self.label.setText(text)
         self.label.setToolTip(tip)
+        for notebook_id in list(self._joining):  # the first sight of a joined notebook
+            if self.window.select_notebook(notebook_id):
+                self._joining.discard(notebook_id)
 
     def _name(self, notebook_id: str) -> str:
         vault = self.engine.vault if self.engine is not None else None
@@ -72,6 +76,8 @@ class SyncControls(QObject):
         if self.engine is None:
             return None
         dialog = JoinDialog(self.engine, self.background, text, self.window)
+        dialog.accepted.connect(lambda: dialog.invite and self._joining.add(
+            dialog.invite.notebook_id))
         dialog.open()
         self.dialog = dialog
         return dialog

@@ -88,7 +88,7 @@ def test_a_collaborator_s_typing_appears_live_without_moving_the_cursor(qtbot, o
     qtbot.waitUntil(pump_ada(lambda: bo.document_kind(note) is not None
                              and bo.note_text(note) == "# Plans\nhello wörld 😀\n"
                              and bo.notebook_of(note) == nb), timeout=15_000)
-    window.refresh_lists()
+    qtbot.waitUntil(lambda: window.current_filter() == ("notebook", nb))  # shown once it arrives
     window.select_note(note)
     assert window.editor.note_id == note
 
