@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Hashable
 
+from .edit_clock import EditStamp
 from .identity import Author
 from .unicode_offsets import TextOp
 
@@ -55,6 +56,7 @@ class ChangeEvent:
     ticket: int
     made_on: bytes = b"\x00"  # the state vector the change was made on (causal metadata)
     wall_time: float = 0.0  # when it was made, by its author's clock (informational)
+    stamp: EditStamp | None = None  # which edit, and what its author had seen (edit_clock)
 
 
 Subscriber = Callable[[ChangeEvent], None]

@@ -32,7 +32,7 @@ from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "plait.sqlite3"
 
 SCHEMA = """
@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS note_index (
     state BLOB
 );
 CREATE TABLE IF NOT EXISTS imports (source_key TEXT PRIMARY KEY, note_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS edit_clocks (doc_id TEXT PRIMARY KEY, clock TEXT NOT NULL);
 """
 
 
@@ -171,6 +172,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     try:
         if version < 2:  # the note list records each note's state vector, for search
             conn.execute("ALTER TABLE note_index ADD COLUMN state BLOB")
+        if version < 3:  # edit stamps (crdt_store/edit_clock.py), for the review panel
+            conn.execute("CREATE TABLE IF NOT EXISTS edit_clocks "
+                         "(doc_id TEXT PRIMARY KEY, clock TEXT NOT NULL)")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                      (str(SCHEMA_VERSION),))
     except BaseException:

@@ -25,6 +25,7 @@ from pycrdt import Doc, Text, TransactionEvent
 from . import model
 from .compaction import quarantine_row
 from .documents import rebuild
+from .edit_clock import DocumentClocks, EditStamp
 from .errors import (
     NotebookNotFoundError,
     NoteNotFoundError,
@@ -110,8 +111,10 @@ class Vault:
         self._last_ticket = 0
         self._last_update = b""
         self._remote_changed = False
-        self._foreign: list[tuple[_Loaded, bytes]] = []
+        self._foreign: list[tuple[_Loaded, bytes, EditStamp | None]] = []
         self._posted: deque[Callable[[], None]] = deque()  # callbacks from other threads
+        self._clocks = DocumentClocks(self._stored_clock)
+        self._stamp: EditStamp | None = None  # the stamp of the change being published
         self._wakeup: Callable[[], None] | None = None
         self._placements = Placements()
         db_path = self.path / DB_NAME
@@ -337,6 +340,7 @@ class Vault:
             return
         author = self.author
         self._last_update = update
+        self._stamp = self._clocks.stamp_local(loaded.doc_id, author.client_id)
         # event.before_state would cost pycrdt an encoding per keystroke; the writer
         # derives the same state vector from base_state (see made_on_for_local).
         self._last_ticket = self._storage.append(UpdateRecord(
@@ -349,7 +353,7 @@ class Vault:
             # stored like any other. Subscribers hear of it, as a whole-text change, from
             # deliver_pending(): calling them inside pycrdt's commit is not allowed.
             loaded.ascii = False
-            self._foreign.append((loaded, update))
+            self._foreign.append((loaded, update, self._stamp))
 
     def post(self, callback: Callable[[], None]) -> None:
         """Run `callback` on the vault's owner thread at its next ``deliver_pending``.
@@ -371,7 +375,8 @@ class Vault:
             callback = self._posted.popleft()
             callback()
         foreign, self._foreign = self._foreign, []
-        for loaded, update in foreign:
+        for loaded, update, stamp in foreign:
+            self._stamp = stamp
             self._after_change(loaded, Origin(Source.LOCAL, self.author), None, update, time.time())
 
     def _after_change(
@@ -396,7 +401,7 @@ class Vault:
         if made_on is None:  # a local change: made on what this device had seen
             made_on = made_on_for_local(loaded.base_state, update, self.author.client_id)
         event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket,
-                            made_on, wall_time)
+                            made_on, wall_time, self._stamp)
         for subscriber in list(self._subscribers):
             subscriber(event)
         return event
@@ -495,6 +500,7 @@ class Vault:
         wall_time: float,
         made_on: bytes = b"\x00",
         initiator: Hashable | None = None,
+        stamp: EditStamp | None = None,
     ) -> ChangeEvent | None:
         """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
         nothing when the bytes are not a valid update. Returns the published event, or
@@ -524,6 +530,9 @@ class Vault:
             wall_time, made_on, "remote",
         ))
         loaded.base_state = loaded.doc.get_state()
+        if stamp is not None:
+            self._clocks.integrate(doc_id, stamp)
+        self._stamp = stamp
         if not self._remote_changed:
             return None
         return self._after_change(loaded, origin, ops, update, wall_time, made_on=made_on)
@@ -827,8 +836,21 @@ class Vault:
     # ---- the note list (derived index) -------------------------------------------------
 
     def refresh_index(self) -> None:
-        """Write the list entries of changed notes (cheap when nothing changed)."""
+        """Write the list entries of changed notes, and changed edit clocks (cheap when
+        nothing changed)."""
         self._list.refresh()
+        clocks = self._clocks.take_dirty()
+        if clocks:
+            self._storage.submit(lambda conn: conn.executemany(
+                "INSERT OR REPLACE INTO edit_clocks (doc_id, clock) VALUES (?, ?)", clocks))
+
+    def _stored_clock(self, doc_id: str) -> str | None:
+        rows = self._storage.query("SELECT clock FROM edit_clocks WHERE doc_id = ?", (doc_id,))
+        return rows[0][0] if rows else None
+
+    def edit_clock(self, doc_id: str) -> dict[int, int]:
+        """The document's version vector of edit counts (a copy)."""
+        return dict(self._clocks.vector(doc_id))
 
     def list_notes(
         self, notebook_id: str | None = None, *, trashed: bool = False

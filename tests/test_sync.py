@@ -257,3 +257,34 @@ def test_a_relay_added_later_gets_the_whole_notebook(devices, relay, relay_facto
     assert devices.pump_until(lambda: text_of(b, note) == "before the second relay\n"
                               and b.vault.notebook_of(note) == nb)
     assert set(b.vault.sharing(nb).relays) == {first_url, second.url}
+
+
+def test_edit_stamps_travel_with_envelopes_and_tell_concurrent_from_sequential(devices, relay):
+    a, b = devices.add("A"), devices.add("B")
+    nb, (note,), link = share(devices, a, [relay.url], notes=("one two three\n",))
+    join(devices, b, link)
+    assert devices.pump_until(lambda: text_of(b, note) == "one two three\n")
+    devices.settle()
+    seen: dict[str, list] = {"A": [], "B": []}
+    a.vault.subscribe(lambda e: e.doc_id == note and seen["A"].append(e))
+    b.vault.subscribe(lambda e: e.doc_id == note and seen["B"].append(e))
+
+    a.vault.edit(note, [TextOp(0, 3, "ONE")])  # A edits; B sees it, then answers: sequential
+    assert devices.pump_until(lambda: text_of(b, note).startswith("ONE"))
+    b.vault.edit(note, [TextOp(4, 3, "TWO")])
+    assert devices.pump_until(lambda: "TWO" in text_of(a, note))
+    first, answer = seen["A"][0].stamp, seen["A"][-1].stamp
+    assert answer.client == b.vault.author.client_id
+    assert answer.saw(first) and not first.concurrent_with(answer)
+
+    devices.settle()
+    relay.stop()  # now both edit without seeing each other: concurrent
+    a.vault.edit(note, [TextOp(8, 5, "3")])
+    b.vault.edit(note, [TextOp(8, 5, "drei")])
+    mine_a, mine_b = seen["A"][-1].stamp, seen["B"][-1].stamp
+    relay.start()
+    devices.settle()
+    theirs_at_a = seen["A"][-1].stamp
+    assert theirs_at_a.client == b.vault.author.client_id and theirs_at_a.last == mine_b.last
+    assert theirs_at_a.concurrent_with(mine_a)
+    assert a.vault.edit_clock(note) == b.vault.edit_clock(note)

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from pycrdt import merge_updates
 
 from ..errors import CorruptUpdateError, PlaitError, StorageError
+from ..edit_clock import EditStamp
 from ..events import ChangeEvent, DocKind, Source
 from ..identity import Author
 from ..sharing import Member
@@ -71,6 +72,7 @@ class _Outgoing:
     updates: list[bytes] = field(default_factory=list)
     wall_time: float = 0.0
     state: bytes = b"\x00"  # the document's state vector after the last of them
+    stamp: EditStamp | None = None  # covers every change gathered (None: not an edit)
 
 
 @dataclass
@@ -314,7 +316,7 @@ class SyncEngine:
         if local:
             state = self.vault.encode_state_vector(event.doc_id)
             self._call(self._queue_local, notebook_id, event.doc_id, kind.value, event.update,
-                       event.made_on, event.wall_time, state)
+                       event.made_on, event.wall_time, state, event.stamp)
         if kind is DocKind.CATALOG:
             self._catalog_changed(notebook_id, local)
 
@@ -396,7 +398,7 @@ class SyncEngine:
             self.vault.apply_remote_update(
                 meta.doc_id, kind, opened.update,
                 author=Author(meta.device, meta.client, meta.name),
-                wall_time=meta.time, made_on=meta.made_on, initiator=self,
+                wall_time=meta.time, made_on=meta.made_on, initiator=self, stamp=meta.stamp,
             )
         except CorruptUpdateError as exc:
             return str(exc)
@@ -573,12 +575,18 @@ class SyncEngine:
     # ---- outgoing -------------------------------------------------------------------
 
     def _queue_local(self, notebook_id: str, doc_id: str, kind: str, update: bytes,
-                     made_on: bytes, wall_time: float, state: bytes) -> None:
+                     made_on: bytes, wall_time: float, state: bytes,
+                     stamp: EditStamp | None = None) -> None:
         key = (notebook_id, doc_id)
         pending = self._outgoing.get(key)
         if pending is None:
-            pending = self._outgoing[key] = _Outgoing(notebook_id, doc_id, kind, made_on)
+            pending = self._outgoing[key] = _Outgoing(notebook_id, doc_id, kind, made_on,
+                                                      stamp=stamp)
             asyncio.get_running_loop().call_later(self.batch_delay, self._seal, key)
+        elif stamp is None or pending.stamp is None:
+            pending.stamp = None  # a whole-document resend is not one edit
+        else:  # what the first change had seen; counts up to the last
+            pending.stamp = replace(pending.stamp, last=stamp.last)
         pending.updates.append(update)
         pending.wall_time = wall_time
         pending.state = state
@@ -597,7 +605,8 @@ class SyncEngine:
         self._counter += 1
         meta = UpdateMeta(doc_id=pending.doc_id, kind=pending.kind, client=self._author.client_id,
                           device=self._author.device_id, name=self._author.name,
-                          time=pending.wall_time, made_on=pending.made_on, n=self._counter)
+                          time=pending.wall_time, made_on=pending.made_on, n=self._counter,
+                          stamp=pending.stamp)
         envelope = seal_update(nb_key, pending.notebook_id, device, meta, update)
         env_id = envelope_id(envelope)
         relays = self._notebooks.get(pending.notebook_id, ())

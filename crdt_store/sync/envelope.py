@@ -29,6 +29,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
+from crdt_store.edit_clock import EditStamp, stamp_from_json
 from crdt_store.errors import PlaitError
 from crdt_store.sync.keymaterial import DeviceKey, NotebookKey
 
@@ -95,6 +96,7 @@ class UpdateMeta:
     time: float
     made_on: bytes
     n: int
+    stamp: EditStamp | None = None  # which edit, and what its author had seen (optional)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ def seal_update(key: NotebookKey, notebook_id: str, device_key: DeviceKey,
     """Seal one document's CRDT update for a notebook and sign it with this device."""
     header = {"v": 1, "type": "update", "doc": meta.doc_id, "kind": meta.kind,
               **_author_fields(meta), "made_on": _b64(meta.made_on)}
+    if meta.stamp is not None:
+        header["stamp"] = meta.stamp.to_json()
     return _seal(key, notebook_id, device_key, header, _as_bytes(update, "update"))
 
 
@@ -301,7 +305,11 @@ def _parse_header(header: object) -> tuple[EnvelopeType, UpdateMeta | SnapshotMe
     kind = _field(header, "kind", str)
     if kind not in _KINDS:
         raise EnvelopeError("bad_payload", f"Unknown document kind {kind[:40]!r}.")
-    return "update", UpdateMeta(doc_id, kind, client, device, name, float(time), made_on, n)
+    stamp = stamp_from_json(header.get("stamp"))  # optional: older peers send none
+    if stamp is not None and stamp.client != client:
+        raise EnvelopeError("bad_payload", "Payload header 'stamp' names another client.")
+    return "update", UpdateMeta(doc_id, kind, client, device, name, float(time), made_on, n,
+                                stamp)
 
 
 def _check_doc(doc_id: object, kind: object, seen: set[str]) -> None:
