@@ -565,7 +565,9 @@ class Vault:
         """
         deltas: list[list[dict]] = []
         old_text = str(loaded.text) if loaded.text is not None else ""
-        subscription = loaded.text.observe(lambda e: deltas.append(e.delta)) if loaded.text else None
+        # `is not None`: an empty Text is falsy, and a merge into an empty note must be seen.
+        subscription = (loaded.text.observe(lambda e: deltas.append(e.delta))
+                        if loaded.text is not None else None)
         self._origin = origin
         try:
             change()

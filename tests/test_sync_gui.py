@@ -94,6 +94,7 @@ def test_a_collaborator_s_typing_appears_live_without_moving_the_cursor(qtbot, o
 
     cursor = window.editor.textCursor()  # Bo's cursor after "hello", with "wörld" selected
     text = window.editor.toPlainText()
+    assert "wörld" in text, (text, bo.note_text(note), window.editor.note_id)
     start = text.index("wörld")
     cursor.setPosition(start)
     cursor.setPosition(start + len("wörld"), QTextCursor.MoveMode.KeepAnchor)

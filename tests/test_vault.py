@@ -171,3 +171,18 @@ def test_changes_made_outside_the_vault_are_stored_and_announced(vault_dir) -> N
         assert event.doc_id == note and event.ops is None and event.update
     with Vault(vault_dir) as v:
         assert v.note_text(note) == "keep"
+
+
+def test_a_merge_into_an_empty_note_reports_its_splices(tmp_path) -> None:
+    """An empty pycrdt Text is falsy; the merge must still be observed (regression)."""
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        nb = a.create_notebook("N")
+        note = a.create_note(nb, "héllo 😀")
+        b.apply_remote_update(nb, DocKind.CATALOG, a.encode_state(nb), author=a.author,
+                              wall_time=0.0)
+        assert b.note_text(note) == ""  # placed, its text not here yet: open and empty
+        events = []
+        b.subscribe(events.append)
+        b.apply_remote_update(note, DocKind.NOTE, a.encode_state(note), author=a.author,
+                              wall_time=0.0)
+        assert [e.ops for e in events if e.doc_id == note] == [(TextOp(0, 0, "héllo 😀"),)]
