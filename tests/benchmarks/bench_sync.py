@@ -52,6 +52,7 @@ from websockets.exceptions import ConnectionClosed
 
 from crdt_store.keys import KeyStore
 from crdt_store.sync.engine import BATCH_DELAY, SyncEngine
+from crdt_store.sync.envelope import open_envelope
 from crdt_store.sync.frames import FrameType, decode, encode
 from crdt_store.sync.invite import parse_invite
 from crdt_store.sync.relay.store import envelope_id
@@ -75,7 +76,8 @@ FULL = {
     "envelope_bytes": 100,
 }
 UPKEEP_EVERY = 1.0  # seconds: the GUI's upkeep timer (MainWindow._do_upkeep)
-QUICK_LOAD_SECONDS = 5.0  # relay load under --limit, unless --load-seconds says otherwise
+QUICK_LOAD_SECONDS = 5.0
+BASELINE_LOAD_SECONDS = 15.0  # the fan-out baseline's run: its percentiles settle fast  # relay load under --limit, unless --load-seconds says otherwise
 PARTS = ("floor", "edit", "join", "catchup", "load")
 
 
@@ -762,6 +764,9 @@ def measure_catchup(tmp: Path, limit: int | None, relay_down: bool = False) -> d
         out["final_chars"] = len(final)
         out["state_bytes"] = len(state)
         out["envelopes"], out["wire_bytes"] = relay_envelopes(relay_dir, nb, cursor)
+        key = a.call(lambda: a.engine.key_for_sharing(nb))
+        updates = [open_envelope(key, nb, body, expect="update").update
+                   for body in relay_bodies(relay_dir, nb)[cursor:]]
         a.close()
 
         # B comes back: open its vault and engine, wait for A's text.
@@ -785,6 +790,12 @@ def measure_catchup(tmp: Path, limit: int | None, relay_down: bool = False) -> d
             times.append(time.perf_counter() - t0)
         assert text == final
         out["raw_apply_s"] = statistics.median(times)
+        t0 = time.perf_counter()
+        doc = Doc(skip_gc=True)
+        for update in updates:  # what B merged, in the order the relay sent it
+            doc.apply_update(update)
+        text = str(doc.get("body", type=Text))
+        out["raw_envelopes_s"] = time.perf_counter() - t0
         with Vault(tmp / "catchup-plain") as plain:
             plain_note = plain.create_note(plain.create_notebook("Paper"))
             t0 = time.perf_counter()
@@ -988,8 +999,8 @@ def measure_load(tmp: Path, *, clients: int, rate: float, seconds: float,
                            tmp / "fanout.log").start()
     try:
         result["baseline"] = asyncio.run(_run_load(
-            fanout.url, clients=clients, rate=rate, seconds=seconds, size=size, relay=False,
-            server=fanout))
+            fanout.url, clients=clients, rate=rate, seconds=min(seconds, BASELINE_LOAD_SECONDS),
+            size=size, relay=False, server=fanout))
     finally:
         fanout.stop()
     return result
@@ -1089,6 +1100,8 @@ def run(limit: int | None = None, load_seconds: float | None = None,
                          ratio(cu["wire_bytes"], cu["state_bytes"])))
             rows.append(("catch-up: B back online -> A's text (s)", secs(cu["catchup_s"]),
                          secs(cu["raw_apply_s"]), ratio(cu["catchup_s"], cu["raw_apply_s"])))
+            rows.append(("  raw pycrdt merging the same envelopes' updates (s)", "",
+                         secs(cu["raw_envelopes_s"]), ratio(cu["catchup_s"], cu["raw_envelopes_s"])))
             rows.append(("  B's owner thread, longest busy stretch (ms)",
                          ms(cu["catchup_stall_s"]), "", ""))
             notes.append(
@@ -1120,7 +1133,8 @@ def run(limit: int | None = None, load_seconds: float | None = None,
                 f"{load['rate']:g} envelopes/s of {load['size']} B for {load['seconds']:g} s "
                 f"({load['clients'] * load['count']:,} PUTs, {load['delivered']:,} deliveries); "
                 "relay in its own process; CPU from /proc/<pid>/stat over the run. Baseline: the "
-                "same clients through a trivial websockets fan-out server (broadcast, no storage)."
+                "same clients through a trivial websockets fan-out server (broadcast, no storage), "
+                f"for {load['baseline']['seconds']:g} s."
                 f" Load generator: worst lateness {load['late_s'] * 1e3:.0f} ms, its own CPU "
                 f"{load['client_cpu_pct']:.0f}% (bench process, all threads)."
                 + (f" Problems: {load['problems']}" if load["problems"] else ""))
