@@ -16,8 +16,16 @@ owner thread of its own, woken by an event when the engine posts work
 (`Vault.set_wakeup`), which then runs `Vault.deliver_pending`, as the GUI does.
 
 Run with `make bench ARGS=sync` (`python -m tests.benchmarks sync [--limit N]
-[--load-seconds S]`), or one part at a time while developing:
-`python -m tests.benchmarks.bench_sync --parts floor,edit --limit 50`.
+[--load-seconds S]`); `--limit N` caps the notes, keystrokes, trace transactions and
+round trips at N and runs the relay load for 5 s. While developing, one part at a
+time, optionally with cProfile on the engines' loops and the owner threads:
+`python -m tests.benchmarks.bench_sync --parts join --limit 2000 --profile DIR`
+(`--parts reconnect` adds a scenario outside the table: typing offline at a human
+pace, then the relay returns).
+
+The join runs its relay with `--rate-frames 0`: with the default 200 frames/s the
+engine's un-paced upload of a big notebook is cut off for `rate_limited` again and
+again (`--join-relay-args ''` measures that).
 """
 
 from __future__ import annotations
@@ -825,6 +833,52 @@ def measure_catchup(tmp: Path, limit: int | None, relay_down: bool = False) -> d
         relay.stop()
 
 
+# ================================================================= extra: reconnect
+
+
+def measure_reconnect(tmp: Path, keystrokes: int = 1000,
+                      relay_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Not in the table (development aid, `--parts reconnect`): A types at a human pace
+    (35 ms apart, so about one envelope each) while the relay is down; then the relay
+    comes back. How long until A's outbox is drained and B has every keystroke, and
+    how often the relay cut A off meanwhile (`counted_logs`)."""
+    relay_dir = tmp / "relay-reconnect"
+    relay = relay_process(relay_dir)
+    a = OwnerDevice(tmp / "reconnect-A", "Ada").open()
+    b = OwnerDevice(tmp / "reconnect-B", "Bo").open()
+    try:
+        def make() -> tuple[str, str]:
+            nb = a.vault.create_notebook("Offline")
+            return nb, a.vault.create_note(nb, "")
+
+        nb, note = a.call(make)
+        join_notebook(b, share_notebook(a, nb, relay.url))
+        if b.wait_until(lambda: text_of(b, note) == "" and b.synced(nb), 60) is None:
+            raise RuntimeError("B never received the note")
+        relay.stop()
+        if a.wait_until(lambda: a.engine.status()[nb].state == "offline", 60) is None:
+            raise RuntimeError("A never noticed the relay going down")
+
+        def type_offline() -> int:
+            for i in range(keystrokes):
+                a.vault.edit(note, [TextOp(i, 0, "x")])
+                a.pump_for(0.035)
+            return a.engine.status()[nb].pending
+
+        outbox = a.call(type_offline)
+        relay = relay_process(relay_dir, relay.port, *relay_args)
+        back = time.perf_counter()
+        drained = a.wait_until(lambda: uploaded(a, nb), 900)
+        received = b.wait_until(lambda: len(text_of(b, note) or "") == keystrokes, 900)
+        return {"keystrokes": keystrokes, "outbox": outbox, "relay_args": relay_args,
+                "drained_s": drained - back if drained else math.nan,
+                "b_has_all_s": received - back if received else math.nan}
+    finally:
+        b.close()
+        a.close()
+        relay.stop()
+
+
 # ================================================================= 5. relay load
 
 FANOUT_SERVER = """
@@ -1206,17 +1260,30 @@ def _dev_main() -> None:
     """One part at a time, with profiles: python -m tests.benchmarks.bench_sync --help."""
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_sync")
     parser.add_argument("--parts", default=",".join(PARTS),
-                        help=f"comma-separated, from {','.join(PARTS)} (the floor always runs)")
+                        help=f"comma-separated, from {','.join(PARTS)} (the floor always runs)"
+                             " and reconnect (offline typing, then the relay returns)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--load-seconds", type=float, default=None)
     parser.add_argument("--join-relay-args", default="--rate-frames 0",
-                        help="relay options for the join ('' for the relay's defaults)")
+                        help="relay options for the join and reconnect parts ('' for the"
+                             " relay's defaults)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="cProfile the engines' loops and the owner threads into this dir")
     args = parser.parse_args()
     if args.profile:
         _profile_threads(args.profile)
-    rows, notes = run(args.limit, args.load_seconds, tuple(args.parts.split(",")),
+    parts = tuple(args.parts.split(","))
+    if "reconnect" in parts:
+        with tempfile.TemporaryDirectory(prefix="plait-bench-sync-") as tmp, \
+                counted_logs() as logs:
+            print(measure_reconnect(Path(tmp), args.limit or 1000,
+                                    tuple(args.join_relay_args.split())))
+        for message, count in logs.seen.most_common(8):
+            print(f"  {count} x {message[:160]}")
+        parts = tuple(p for p in parts if p != "reconnect")
+        if not parts:
+            return
+    rows, notes = run(args.limit, args.load_seconds, parts,
                       tuple(args.join_relay_args.split()))
     for row in rows:
         print(" | ".join(row))
