@@ -686,8 +686,8 @@ def measure_join(tmp: Path, notes: int, seed: int = 11, relay_args: tuple[str, .
         assert listed == notes, (listed, notes)
         done = b.wait_until(lambda: b.synced(nb), 600)
         out["join_synced_s"] = (done - t0) if done else math.nan
-        out["join_stall_s"] = max(b.stalls)
-        out["join_upkeep_s"] = max(b.upkeeps)
+        out["join_stall_s"] = max(b.stalls, default=0.0)
+        out["join_upkeep_s"] = max(b.upkeeps, default=0.0)
 
         # Baselines: a raw client downloading the same envelopes; raw pycrdt merging
         # the same note states into fresh documents.
@@ -797,8 +797,8 @@ def measure_catchup(tmp: Path, limit: int | None, relay_down: bool = False) -> d
         if done is None:
             raise RuntimeError("B never caught up")
         out["catchup_s"] = done - t0
-        out["catchup_stall_s"] = max(b2.stalls)
-        out["catchup_upkeep_s"] = max(b2.upkeeps)
+        out["catchup_stall_s"] = max(b2.stalls, default=0.0)
+        out["catchup_upkeep_s"] = max(b2.upkeeps, default=0.0)
         b2.close()
 
         # Baselines: raw pycrdt decoding A's final state into a fresh Doc; the same
