@@ -1,12 +1,13 @@
-"""Run the benchmarks and print their tables: `python -m tests.benchmarks [store] [--limit N]`."""
+"""Run the benchmarks and print their tables:
+`python -m tests.benchmarks [store|gui|sync] [--limit N] [--load-seconds S]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from . import bench_gui, bench_store
+from . import bench_gui, bench_store, bench_sync
 
-SUITES = {"store": bench_store.main, "gui": bench_gui.main}
+SUITES = {"store": bench_store.main, "gui": bench_gui.main, "sync": bench_sync.main}
 
 
 def main() -> None:
@@ -14,13 +15,17 @@ def main() -> None:
     parser.add_argument("suites", nargs="*", metavar="SUITE",
                         help=f"which to run: {', '.join(SUITES)} (default: all)")
     parser.add_argument("--limit", type=int, default=None,
-                        help="replay only the first N transactions (a quick look)")
+                        help="a quick look: replay only the first N transactions; the sync "
+                             "suite also caps its notes, keystrokes and round trips at N")
+    parser.add_argument("--load-seconds", type=float, default=None,
+                        help="sync suite: seconds of relay load (default 60, or 5 with --limit)")
     args = parser.parse_args()
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
         parser.error(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
+    extra = {"sync": {"load_seconds": args.load_seconds}}
     for name in args.suites or SUITES:
-        SUITES[name](limit=args.limit)
+        SUITES[name](limit=args.limit, **extra.get(name, {}))
 
 
 if __name__ == "__main__":
