@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 BATCH_DELAY = 0.03  # seconds of typing gathered into one envelope
 APPLY_BATCH = 200  # envelopes merged per call on the owner thread
 PERSIST_EVERY = 0.1  # seconds between writes of durable cursors
+STATE_FLUSH_DELAY = 0.05  # seconds bookkeeping writes wait to share one commit
+MAX_BATCH_UPDATES = 256  # local updates merged into one envelope at most
+SEAL_CHUNK = 200  # envelopes sealed before the loop gets a turn
 SNAPSHOT_EVERY = 1000  # envelopes in a relay's log past its snapshot before offering one
 SNAPSHOT_ITEM = "snapshot"  # stands in the incoming queue for a snapshot being fetched
 
@@ -110,6 +113,7 @@ class SyncEngine:
         self._ready = False  # owner: the saved notebooks are known (after boot)
         self._deferred: list[Callable[[], None]] = []  # loop: calls that came before boot
         self._calls = 0  # owner → loop calls made ...
+        self._handled_pending = 0
         self._handled = 0  # ... and run, in order (the status is current when equal)
         self._problems: list[str] = []
         # --- loop-thread state (touch only on the loop) ---
@@ -127,6 +131,11 @@ class SyncEngine:
         self._incoming: dict[tuple[str, str], deque[_Incoming]] = {}
         self._own_seqs: dict[tuple[str, str], set[int]] = {}  # acknowledged, not yet passed
         self._snapshots: dict[tuple[str, str], int] = {}  # relay's snapshot covers up to
+        self._unacked: dict[str, dict[str, str]] = {}  # relay -> envelope id -> notebook
+        self._sealing: deque[tuple[str, str]] = deque()  # batches due, in order
+        self._sealing_set: set[tuple[str, str]] = set()
+        self._flush_scheduled = False
+        self._publish_scheduled = False
         self._to_apply: list[tuple[str, str, _Incoming, Opened]] = []
         self._outgoing: dict[tuple[str, str], _Outgoing] = {}
         self._counter = 0
@@ -300,8 +309,8 @@ class SyncEngine:
                 if self._state is not None:  # None: the sync state could not be opened
                     function(*args)
             finally:
+                self._handled_pending = number  # counted once the status is recomputed
                 self._publish()
-                self._handled = number
 
         self._loop.call_soon_threadsafe(run)
 
@@ -470,6 +479,8 @@ class SyncEngine:
             if synced:
                 self._synced[key] = synced
         self._counter = state.next_counter() - 1
+        for url, env_id, notebook_id in state.unacknowledged():
+            self._unacked.setdefault(url, {})[env_id] = notebook_id
         try:
             if self._notebooks:  # a vault that shares nothing never touches the keyring
                 self._device_key = await asyncio.to_thread(self.device_key)
@@ -518,6 +529,7 @@ class SyncEngine:
         self._nb_keys[notebook_id] = key
         self._notebooks[notebook_id] = relays
         self._state.set_notebook(notebook_id, relays)
+        self._flush_state()
         if self._device_key is None and self._keyring_error is None and not self._keys_loading:
             self._keys_loading = True
             self._spawn(self._load_device_key())
@@ -533,6 +545,7 @@ class SyncEngine:
         added = set(relays) - set(self._notebooks.get(notebook_id, ()))
         self._notebooks[notebook_id] = relays
         self._state.set_notebook(notebook_id, relays)
+        self._flush_state()
         if added:
             self._post_reconcile([notebook_id], resend_all=True)
         self._open_everywhere(notebook_id)
@@ -563,9 +576,11 @@ class SyncEngine:
     async def _shutdown(self) -> None:
         for key in list(self._outgoing):
             self._seal(key)
+        self._flush_state()
         for link in self._links.values():
             await link.stop()
         self._persist()
+        self._flush_state()
         for task in list(self._tasks):
             task.cancel()
         if self._state is not None:
@@ -582,7 +597,7 @@ class SyncEngine:
         if pending is None:
             pending = self._outgoing[key] = _Outgoing(notebook_id, doc_id, kind, made_on,
                                                       stamp=stamp)
-            asyncio.get_running_loop().call_later(self.batch_delay, self._seal, key)
+            asyncio.get_running_loop().call_later(self.batch_delay, self._due, key)
         elif stamp is None or pending.stamp is None:
             pending.stamp = None  # a whole-document resend is not one edit
         else:  # what the first change had seen; counts up to the last
@@ -590,6 +605,26 @@ class SyncEngine:
         pending.updates.append(update)
         pending.wall_time = wall_time
         pending.state = state
+        if len(pending.updates) >= MAX_BATCH_UPDATES:  # merging grows faster than linearly
+            self._due(key)
+
+    def _due(self, key: tuple[str, str]) -> None:
+        """A batch is ready: seal it soon, in turn (a big share seals thousands)."""
+        if key in self._outgoing and key not in self._sealing_set:
+            self._sealing.append(key)
+            self._sealing_set.add(key)
+            if len(self._sealing) == 1:
+                self._spawn(self._seal_queued())
+
+    async def _seal_queued(self) -> None:
+        """Seal due batches a chunk at a time, letting the loop breathe in between."""
+        while self._sealing:
+            for _ in range(min(SEAL_CHUNK, len(self._sealing))):
+                key = self._sealing.popleft()
+                self._sealing_set.discard(key)
+                self._seal(key)
+            self._flush_state()
+            await asyncio.sleep(0)
 
     def _seal(self, key: tuple[str, str]) -> None:
         pending = self._outgoing.pop(key, None)
@@ -619,12 +654,13 @@ class SyncEngine:
             return
         self._received[env_id] = ("", 0)
         for url in relays:
+            self._unacked.setdefault(url, {})[env_id] = pending.notebook_id
             link = self._links.get(url)
             if link is not None and link.max_envelope < len(envelope):
                 self._report(f"An edit of {len(envelope):,} bytes is larger than relay {url} "
                              f"accepts ({link.max_envelope:,} bytes); it stays queued.")
             elif link is not None:
-                self._spawn(link.put(pending.notebook_id, env_id, envelope))
+                link.put(pending.notebook_id, env_id, envelope)
         self._publish()
 
     # ---- LinkHandler (called by RelayLink on the loop) ------------------------------
@@ -656,14 +692,16 @@ class SyncEngine:
                          "before (restored from a backup?); sending this device's edits again.")
             self._cursors[key] = head
             self._state.record_applied([], {key: head}, reset=True)
+            self._flush_state()
             self._post_reconcile([notebook_id], resend_all=True)
         if self._cursors.get(key, 0) < pruned:
             # Envelopes up to `pruned` are gone from the relay: its snapshot stands in for
             # them, and the cursor may not pass it until the snapshot is merged.
             self._incoming.setdefault(key, deque()).append(_Incoming(pruned, SNAPSHOT_ITEM))
             self._spawn(link.get_snapshot(notebook_id))
+        self._flush_state()  # the outbox on disk holds every envelope sealed so far
         for env_id, envelope in self._state.outbox(url, notebook_id):
-            self._spawn(link.put(notebook_id, env_id, envelope))
+            link.put(notebook_id, env_id, envelope)
         self._publish()
 
     def on_envelope(self, url: str, notebook_id: str, seq: int, env_id: str,
@@ -778,10 +816,12 @@ class SyncEngine:
     def on_ack(self, url: str, notebook_id: str, env_id: str, seq: int) -> None:
         assert self._state is not None
         self._own_seqs.setdefault((url, notebook_id), set()).add(seq)
+        self._unacked.get(url, {}).pop(env_id, None)
         self._maybe_offer_snapshot(url, notebook_id, seq)
         self._synced[(url, notebook_id)] = time.time()
         try:
             self._state.acknowledged(url, env_id)
+            self._schedule_flush()
         except StorageError as exc:
             self._report(str(exc))
         self._publish()
@@ -827,6 +867,7 @@ class SyncEngine:
             return
         try:
             self._state.record_applied(items, cursors)
+            self._state.flush()
         except StorageError as exc:
             self._report(str(exc))
             return
@@ -845,25 +886,59 @@ class SyncEngine:
             self._on_problem(message)
 
     def _publish(self) -> None:
+        """Recompute the status once this loop iteration's work is done (coalesced: a big
+        share or join calls this thousands of times a second)."""
+        if not self._publish_scheduled:
+            self._publish_scheduled = True
+            asyncio.get_running_loop().call_soon(self._publish_now)
+
+    def _publish_now(self) -> None:
+        self._publish_scheduled = False
+        handled = self._handled_pending
         if self._state is None:
+            self._handled = handled
             return
         self._status = summarize(
             notebooks=self._notebooks, links=self._links, keys=self._nb_keys,
-            keyring_error=self._keyring_error, pending=self._state.pending_counts(),
+            keyring_error=self._keyring_error, pending=self._pending_counts(),
             cursors=self._cursors, heads=self._heads, synced=self._synced,
             busy=self._in_flight + len(self._to_apply) + len(self._outgoing) + self._keys_loading
             + sum(1 for q in self._incoming.values() for i in q if i.ticket is None),
         )
         self._relays = self._relay_report(busy=any(
             s.state == "syncing" and not s.pending for s in self._status.values()))
+        self._handled = handled
         if self._on_status is not None:
             self._on_status()
+
+    def _pending_counts(self) -> dict[str, int]:
+        """Envelopes not yet acknowledged by every relay, per notebook."""
+        per_notebook: dict[str, set[str]] = {}
+        for ids in self._unacked.values():
+            for env_id, notebook_id in ids.items():
+                per_notebook.setdefault(notebook_id, set()).add(env_id)
+        return {nb: len(ids) for nb, ids in per_notebook.items()}
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(STATE_FLUSH_DELAY, self._flush_state)
+
+    def _flush_state(self) -> None:
+        """Commit the bookkeeping written since the last flush, in one transaction."""
+        self._flush_scheduled = False
+        if self._state is None:
+            return
+        try:
+            self._state.flush()
+        except StorageError as exc:
+            self._report(f"{exc}. Sync keeps working from memory and retries.")
 
     def _relay_report(self, busy: bool) -> dict[str, str | None]:
         """Per relay: None once it is caught up with nothing left to send, an error
         message once it failed; relays still at work are left out."""
         assert self._state is not None
-        unsent = self._state.pending_by_relay()
+        unsent = {url: len(ids) for url, ids in self._unacked.items()}
         report: dict[str, str | None] = {}
         for url, link in self._links.items():
             mine = self.notebooks_for(url)

@@ -8,12 +8,14 @@ import itertools
 import logging
 import random
 import time
+from collections import deque
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidURI, WebSocketException
 
 from .frames import Frame, FrameError, FrameType, decode, encode
+from .relay.limits import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ DEFAULT_MAX_ENVELOPE = 1024 * 1024
 HELLO_TIMEOUT = 10.0
 MIN_BACKOFF, MAX_BACKOFF = 0.5, 60.0
 STABLE_SESSION = 5.0  # a session this long resets the backoff
+PUT_WINDOW = 64  # envelopes sent and not yet acknowledged, per connection
+PACE = 0.8  # share of the relay's advertised rate limits this client uses
 
 
 class RelayProtocolError(Exception):
@@ -64,6 +68,11 @@ class RelayLink:
         self._ws: ClientConnection | None = None
         self._requests = itertools.count(1)
         self._snapshot_puts: set[int] = set()  # requests whose ACK is for a snapshot
+        self._queue: deque[tuple[str, str, bytes]] = deque()  # PUTs waiting to be sent
+        self._unacked: set[str] = set()  # envelope ids sent, not yet acknowledged
+        self._send_wake = asyncio.Event()
+        self._frames: TokenBucket | None = None  # the relay's advertised limits, paced
+        self._bytes: TokenBucket | None = None
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -88,10 +97,12 @@ class RelayLink:
                 self.connected = False
                 self.opened.clear()
                 self.caught_up.clear()
+                self._queue.clear()  # the outbox is sent again when the notebook reopens
+                self._unacked.clear()
                 self.handler.on_link_state(self.url)
             if self._stopping:
                 break
-            if time.monotonic() - started > STABLE_SESSION:
+            if self.connected_for(started) > STABLE_SESSION:
                 backoff = MIN_BACKOFF
             await self._pause(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, MAX_BACKOFF)
@@ -121,13 +132,45 @@ class RelayLink:
         if welcome.type is not FrameType.WELCOME or welcome["protocol"] != PROTOCOL:
             raise RelayProtocolError("the relay does not speak Plait's protocol version 1")
         self.max_envelope = welcome["max_envelope"]
+        self._frames = _bucket(welcome.header.get("frames_per_second"))
+        self._bytes = _bucket(welcome.header.get("bytes_per_second"), welcome["max_frame"])
         self.connected = True
+        self._connected_at = time.monotonic()
         self.error = None
         self.handler.on_link_state(self.url)
         for notebook_id in self.handler.notebooks_for(self.url):
             await self.open(notebook_id)
-        async for message in ws:
-            self._dispatch(self._frame(message))
+        sender = asyncio.get_running_loop().create_task(self._send_queued(ws))
+        try:
+            async for message in ws:
+                self._dispatch(self._frame(message))
+        finally:
+            sender.cancel()
+
+    def connected_for(self, started: float) -> float:
+        """How long the last session lasted after its WELCOME (0 if it never got one)."""
+        at = getattr(self, "_connected_at", None)
+        return 0.0 if at is None or at < started else time.monotonic() - at
+
+    async def _send_queued(self, ws: ClientConnection) -> None:
+        """Send queued PUTs: at most PUT_WINDOW unacknowledged, paced below the relay's
+        rate limits, so a big upload is never cut off for flooding."""
+        while True:
+            while self._queue and len(self._unacked) < PUT_WINDOW:
+                notebook_id, envelope_id, envelope = self._queue[0]
+                wait = max(_wait(self._frames, 1), _wait(self._bytes, len(envelope) + 200))
+                if wait:
+                    await asyncio.sleep(wait)  # pacing, not synchronisation
+                    continue
+                self._queue.popleft()
+                if notebook_id not in self.opened:
+                    continue
+                self._unacked.add(envelope_id)
+                await ws.send(encode(FrameType.PUT, {"req": next(self._requests),
+                                                     "notebook": notebook_id,
+                                                     "id": envelope_id}, envelope))
+            self._send_wake.clear()
+            await self._send_wake.wait()
 
     def _frame(self, message: bytes | str) -> Frame:
         try:
@@ -143,6 +186,8 @@ class RelayLink:
             self._snapshot_puts.discard(frame["req"])
             h.on_snapshot_stored(self.url, frame["notebook"], frame["seq"])
         elif t is FrameType.ACK:
+            self._unacked.discard(frame["id"])
+            self._send_wake.set()
             h.on_ack(self.url, frame["notebook"], frame["id"], frame["seq"])
         elif t is FrameType.OPENED:
             self.denied.pop(frame["notebook"], None)
@@ -194,18 +239,31 @@ class RelayLink:
             except WebSocketException:
                 log.info("relay %s: connection lost while sending %s", self.url, frame_type.name)
 
-    async def put(self, notebook_id: str, envelope_id: str, envelope: bytes) -> bool:
-        """Send an envelope if this notebook is open here; the relay ACKs it later."""
-        ws = self._ws
-        if ws is None or notebook_id not in self.opened:
+    def put(self, notebook_id: str, envelope_id: str, envelope: bytes) -> bool:
+        """Queue an envelope to send if this notebook is open here (else the outbox sends
+        it when it opens); the relay ACKs it later."""
+        if self._ws is None or notebook_id not in self.opened or envelope_id in self._unacked:
             return False
-        try:
-            await ws.send(encode(FrameType.PUT, {"req": next(self._requests),
-                                                 "notebook": notebook_id, "id": envelope_id},
-                                 envelope))
-        except WebSocketException:
-            return False
+        self._queue.append((notebook_id, envelope_id, envelope))
+        self._send_wake.set()
         return True
+
+
+def _bucket(rate: object, largest: float = 1.0) -> TokenBucket | None:
+    """A token bucket at PACE of an advertised rate (None: not advertised, or unlimited);
+    its burst always lets the `largest` single item through."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
+        return None
+    return TokenBucket(rate * PACE, max(1.0, rate * PACE, largest))
+
+
+def _wait(bucket: TokenBucket | None, amount: float) -> float:
+    """Seconds until `amount` may pass (0: take it now)."""
+    if bucket is None:
+        return 0.0
+    if bucket.take(amount):
+        return 0.0
+    return max(0.005, min(1.0, amount / bucket.rate))
 
 
 def _describe(exc: BaseException) -> str:

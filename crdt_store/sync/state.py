@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS received (
 class SyncState:
     def __init__(self, vault_path: Path) -> None:
         self.path = Path(vault_path) / STATE_NAME
+        self._buffer: list[tuple[str, tuple]] = []
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None,
                                          check_same_thread=False)
@@ -74,18 +75,28 @@ class SyncState:
             raise StorageError(f"Cannot open the sync state in {self.path}: {exc}") from exc
 
     def close(self) -> None:
+        self.flush()
         self._conn.close()
 
     def _write(self, statements: list[tuple[str, tuple]]) -> None:
+        """Buffer writes; `flush` commits them together (one fsync for many)."""
+        self._buffer.extend(statements)
+
+    def flush(self) -> None:
+        """Commit every buffered write in one transaction. On failure they stay
+        buffered for the next flush, and StorageError says why."""
+        if not self._buffer:
+            return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            for sql, args in statements:
+            for sql, args in self._buffer:
                 self._conn.execute(sql, args)
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise StorageError(f"Cannot write the sync state: {exc}") from exc
+        self._buffer.clear()
 
     # ---- notebooks --------------------------------------------------------------------
 
@@ -134,13 +145,9 @@ class SyncState:
         self._write([("DELETE FROM outbox WHERE relay = ? AND envelope_id = ?",
                       (relay, envelope_id))])
 
-    def pending_counts(self) -> dict[str, int]:
-        """Envelopes not yet acknowledged by every relay, per notebook."""
-        return dict(self._conn.execute(
-            "SELECT notebook_id, COUNT(DISTINCT envelope_id) FROM outbox GROUP BY notebook_id"))
-
-    def pending_by_relay(self) -> dict[str, int]:
-        return dict(self._conn.execute("SELECT relay, COUNT(*) FROM outbox GROUP BY relay"))
+    def unacknowledged(self) -> list[tuple[str, str, str]]:
+        """(relay, envelope id, notebook) of every outboxed envelope."""
+        return list(self._conn.execute("SELECT relay, envelope_id, notebook_id FROM outbox"))
 
     def sent_states(self, notebook_id: str) -> dict[str, bytes]:
         return dict(self._conn.execute(

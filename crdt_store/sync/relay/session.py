@@ -210,7 +210,10 @@ class Session:
         self.greeted = True
         await self._send(FrameType.WELCOME, {
             "protocol": VERSION, "relay": self.hub.software,
-            "max_frame": self.limits.max_frame, "max_envelope": self.limits.max_envelope})
+            "max_frame": self.limits.max_frame, "max_envelope": self.limits.max_envelope,
+            # Clients pace themselves below these (0: unlimited) instead of being cut off.
+            "frames_per_second": self.limits.frames_per_second,
+            "bytes_per_second": self.limits.bytes_per_second})
 
     async def _open(self, frame: Frame) -> None:
         req, notebook = frame["req"], _notebook(frame)
