@@ -13,6 +13,9 @@ from crdt_store.events import ChangeEvent, DocKind
 from crdt_store.vault import Vault
 
 
+POSTED_WORK_BUDGET = 0.03  # seconds of posted work (merges) per turn of the event loop
+
+
 class VaultBridge(QObject):
     """Turns a vault's ChangeEvents into `note_changed` and `catalog_changed` signals."""
 
@@ -28,7 +31,8 @@ class VaultBridge(QObject):
         self._unsubscribe = vault.subscribe(self._publish)
         # Background threads post work to the vault; it runs here, on the GUI thread,
         # as soon as the event loop gets to it (queued even when posted from this thread).
-        self._wake.connect(vault.deliver_pending, Qt.ConnectionType.QueuedConnection)
+        self._wake.connect(lambda: vault.deliver_pending(budget=POSTED_WORK_BUDGET),
+                           Qt.ConnectionType.QueuedConnection)
         vault.set_wakeup(self._wake.emit)
 
     def _publish(self, event: ChangeEvent) -> None:

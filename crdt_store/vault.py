@@ -106,6 +106,7 @@ class Vault:
         self._subscribers: list[Subscriber] = []
         self._merge_guards: list[Callable[[str], None]] = []
         self._docs: dict[str, _Loaded] = {}
+        self._catalog_docs: dict[str, _Loaded] = {}  # the catalogs among _docs
         self._origin: Origin | None = None
         self._local_origins: dict[Hashable | None, Origin] = {}
         self._last_ticket = 0
@@ -136,6 +137,8 @@ class Vault:
             self.author = self._establish_identity(db_path, display_name)
             self._search: SearchFeed | None = None
             self._seen_authors: dict[str, set[str]] = {}
+            self._stored_authors: dict[str, set[str]] = {}  # cache of AUTHORS_SQL
+            self._names: dict[str, str] | None = None  # cache of _notebook_names
             self._list = NoteList(self._storage, self._snapshot, self._placement, read_only,
                                   on_summary=self._feed_search)
             self._load_catalogs()
@@ -219,11 +222,19 @@ class Vault:
                                          self._notebook_names().get(summary.notebook_id or "", ""))
 
     def _authors_of(self, note_id: str) -> tuple[str, ...]:
-        stored = {r[0] for r in self._storage.query(AUTHORS_SQL, (note_id,))}
+        """Who wrote in a note: read from disk once, then kept up by _after_change."""
+        stored = self._stored_authors.get(note_id)
+        if stored is None:
+            stored = self._stored_authors[note_id] = {
+                r[0] for r in self._storage.query(AUTHORS_SQL, (note_id,))}
         return tuple(sorted(stored | self._seen_authors.get(note_id, set())))
 
     def _notebook_names(self) -> dict[str, str]:
-        return {c.doc_id: model.notebook_name(c.doc) for c in self._catalogs()}
+        """Notebook id -> name (cached until a catalog changes: a join feeds thousands
+        of notes to search, each asking)."""
+        if self._names is None:
+            self._names = {c.doc_id: model.notebook_name(c.doc) for c in self._catalogs()}
+        return self._names
 
     def search(self, query: str, *, limit: int = 50, trash: bool = False) -> SearchResults:
         """Ranked results for the query language of crdt_store.search.query; raises
@@ -318,6 +329,9 @@ class Vault:
         if not self.read_only:
             doc.observe(partial(self._on_commit, loaded))
         self._docs[doc_id] = loaded
+        if kind is DocKind.CATALOG:
+            self._catalog_docs[doc_id] = loaded
+            self._names = None
         return loaded
 
     def _create_doc(self, doc_id: str, kind: DocKind, created: float) -> _Loaded:
@@ -368,10 +382,16 @@ class Vault:
         answers by calling ``deliver_pending`` on its own thread soon."""
         self._wakeup = wakeup
 
-    def deliver_pending(self) -> None:
+    def deliver_pending(self, budget: float | None = None) -> None:
         """Run posted callbacks, and publish changes made to live documents outside the
-        vault's own methods."""
+        vault's own methods. With a `budget` (seconds), stop once it is spent and wake
+        the owner again for the rest, so a GUI thread stays responsive during a join."""
+        deadline = None if budget is None else time.monotonic() + budget
         while self._posted:
+            if deadline is not None and time.monotonic() > deadline:
+                if self._wakeup is not None:
+                    self._wakeup()
+                break
             callback = self._posted.popleft()
             callback()
         foreign, self._foreign = self._foreign, []
@@ -635,9 +655,10 @@ class Vault:
             self._placements.reload(doc_id, catalog.doc)
 
     def _catalogs(self) -> list[_Loaded]:
-        return [d for d in self._docs.values() if d.kind is DocKind.CATALOG]
+        return list(self._catalog_docs.values())
 
     def _reread_catalog(self, catalog: _Loaded, notes: tuple[str, ...] | None) -> None:
+        self._names = None
         if notes is None:
             changed = self._placements.reload(catalog.doc_id, catalog.doc)
         else:

@@ -55,7 +55,7 @@ from .status import NotebookStatus, summarize
 log = logging.getLogger(__name__)
 
 BATCH_DELAY = 0.03  # seconds of typing gathered into one envelope
-APPLY_BATCH = 200  # envelopes merged per call on the owner thread
+APPLY_BATCH = 50  # envelopes merged per call on the owner thread (a GUI turn's worth)
 PERSIST_EVERY = 0.1  # seconds between writes of durable cursors
 STATE_FLUSH_DELAY = 0.05  # seconds bookkeeping writes wait to share one commit
 MAX_BATCH_UPDATES = 256  # local updates merged into one envelope at most
