@@ -626,10 +626,18 @@ class Vault:
         loaded = self._docs.get(doc_id) or self._load(doc_id, self._kind_of(doc_id))
         return loaded.doc.get_state()
 
-    def encode_state(self, doc_id: str, since_state: bytes | None = None) -> bytes:
-        """The document as an update (or only what `since_state` lacks), for sync."""
-        loaded = self._docs.get(doc_id) or self._load(doc_id, self._kind_of(doc_id))
-        return loaded.doc.get_update(since_state)
+    def encode_state(self, doc_id: str, since_state: bytes | None = None, *,
+                     keep_loaded: bool = True) -> bytes:
+        """The document as an update (or only what `since_state` lacks), for sync. With
+        `keep_loaded=False` a document that is not open is read into a throwaway copy,
+        so sending a whole notebook does not keep every note in memory."""
+        loaded = self._docs.get(doc_id)
+        if loaded is not None:
+            return loaded.doc.get_update(since_state)
+        if not keep_loaded:
+            self._kind_of(doc_id)  # NoteNotFoundError for an unknown document
+            return rebuild(self._storage.load(doc_id), None).doc.get_update(since_state)
+        return self._load(doc_id, self._kind_of(doc_id)).doc.get_update(since_state)
 
     def document_kind(self, doc_id: str) -> DocKind | None:
         """What the document is, or None if this vault has never seen it."""

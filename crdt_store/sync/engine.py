@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from pycrdt import merge_updates
+from pycrdt import get_state, merge_updates
 
 from ..errors import CorruptUpdateError, PlaitError, StorageError
 from ..edit_clock import EditStamp
@@ -60,6 +60,7 @@ PERSIST_EVERY = 0.1  # seconds between writes of durable cursors
 STATE_FLUSH_DELAY = 0.05  # seconds bookkeeping writes wait to share one commit
 MAX_BATCH_UPDATES = 256  # local updates merged into one envelope at most
 SEAL_CHUNK = 200  # envelopes sealed before the loop gets a turn
+SEND_TURN = 50  # whole documents read and handed over per turn of the owner thread
 SNAPSHOT_EVERY = 1000  # envelopes in a relay's log past its snapshot before offering one
 SNAPSHOT_ITEM = "snapshot"  # stands in the incoming queue for a snapshot being fetched
 
@@ -359,9 +360,10 @@ class SyncEngine:
 
     def _send_whole(self, notebook_id: str, doc_id: str, kind: DocKind,
                     since: bytes | None = None) -> None:
-        update = self.vault.encode_state(doc_id, since)
+        update = self.vault.encode_state(doc_id, since, keep_loaded=False)
         self._call(self._queue_local, notebook_id, doc_id, kind.value, update,
-                   since or b"\x00", time.time(), self.vault.encode_state_vector(doc_id))
+                   since or b"\x00", time.time(), get_state(update) if since is None
+                   else self.vault.encode_state_vector(doc_id))
 
     def _reconcile(self, sent_states: dict[str, dict[str, bytes]]) -> None:
         """Start-up and sharing: send every document holding edits made here that were
@@ -371,13 +373,24 @@ class SyncEngine:
         for notebook_id, sent in sent_states.items():
             states = self.vault.document_states(notebook_id)
             self._sent_docs[notebook_id] = set(states) | set(self.vault.notes_in(notebook_id))
+            todo = []
             for doc_id, state in states.items():
                 before = sent.get(doc_id)
                 have, outboxed = decode_state_vector(state), decode_state_vector(before or b"\x00")
-                if all(have.get(c, 0) <= outboxed.get(c, 0) for c in own):
-                    continue
-                kind = DocKind.CATALOG if doc_id == notebook_id else DocKind.NOTE
+                if any(have.get(c, 0) > outboxed.get(c, 0) for c in own):
+                    todo.append((doc_id, before))
+            self._send_in_turns(notebook_id, todo)
+
+    def _send_in_turns(self, notebook_id: str, todo: list[tuple[str, bytes | None]]) -> None:
+        """Send documents a few at a time, each batch a posted turn of its own, so the
+        owner (a GUI) stays responsive while a big notebook is first shared."""
+        for doc_id, before in todo[:SEND_TURN]:
+            kind = DocKind.CATALOG if doc_id == notebook_id else DocKind.NOTE
+            if self.vault.document_kind(doc_id) is not None:
                 self._send_whole(notebook_id, doc_id, kind, before)
+        if len(todo) > SEND_TURN:
+            rest = todo[SEND_TURN:]
+            self.vault.post(lambda: self._send_in_turns(notebook_id, rest))
 
     # ---- remote envelopes → vault (owner thread) ------------------------------------
 
