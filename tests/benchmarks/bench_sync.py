@@ -68,8 +68,9 @@ from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from ..keyring_fixtures import MemoryKeyring
-from ..relay_fixtures import RelayClient, new_notebook
+from ..relay_client import RelayClient, new_notebook
 from .bench_store import load_trace
+from app.bridge import POSTED_WORK_BUDGET
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY_DB = "relay.sqlite3"
@@ -328,7 +329,7 @@ class OwnerDevice:
         self.wake.wait(min(timeout, max(0.0, self._upkeep_at - time.perf_counter())))
         self.wake.clear()
         t0 = time.perf_counter()
-        vault.deliver_pending()
+        vault.deliver_pending(budget=POSTED_WORK_BUDGET)  # as the GUI's bridge does
         t1 = time.perf_counter()
         self.stalls.append(t1 - t0)
         if t0 >= self._upkeep_at:
