@@ -1,12 +1,12 @@
-"""Run the benchmarks and print their tables: `python -m tests.benchmarks [store] [--limit N]`."""
+"""Run the benchmarks and print their tables: `python -m tests.benchmarks [SUITE...] [--limit N]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from . import bench_gui, bench_store
+from . import bench_gui, bench_search, bench_store
 
-SUITES = {"store": bench_store.main, "gui": bench_gui.main}
+SUITES = {"store": bench_store.main, "gui": bench_gui.main, "search": bench_search.main}
 
 
 def main() -> None:
@@ -14,7 +14,8 @@ def main() -> None:
     parser.add_argument("suites", nargs="*", metavar="SUITE",
                         help=f"which to run: {', '.join(SUITES)} (default: all)")
     parser.add_argument("--limit", type=int, default=None,
-                        help="replay only the first N transactions (a quick look)")
+                        help="a quick look: store replays the first N transactions, gui times N "
+                             "events, search uses one corpus of N notes")
     args = parser.parse_args()
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
