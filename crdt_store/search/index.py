@@ -21,13 +21,13 @@ from functools import partial
 from pathlib import Path
 from typing import Self
 
-from whoosh.collectors import Collector, TopCollector
 from whoosh.index import LockError
-from whoosh.query import And, Term
 from whoosh.searching import Searcher
 
 from crdt_store.search.documents import NoteDocument
-from crdt_store.search.highlight import make_snippet, match_ranges
+from crdt_store.search.evaluate import matching_notes
+from crdt_store.search.highlight import match_ranges, snippet_for
+from crdt_store.search.postings import SegmentCache
 from crdt_store.search.query import ParsedQuery, fuzzy_words, parse_query
 from crdt_store.search.results import SearchHit, SearchResults
 from crdt_store.search.schema import to_fields
@@ -86,6 +86,7 @@ class SearchIndex:
         self._rebuild: _Rebuild | None = None
         self._search_lock = threading.Lock()
         self._searcher: Searcher | None = None
+        self._segments = SegmentCache()
         self._worker = threading.Thread(target=self._run, name="plait-search-writer", daemon=True)
         self._worker.start()
 
@@ -270,6 +271,7 @@ class SearchIndex:
                 self._searcher.close()
                 self._searcher = None
             self._ix, reason = open_index(self.directory)
+            self._segments.clear()
         if reason is not None:
             self.needs_rebuild = True
             self._report(f"The search index was recreated empty: {reason}.")
@@ -293,15 +295,13 @@ class SearchIndex:
             query = parse_query(query, now=time.time() if now is None else now)
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1 (or None for all)")
-        full = And([query.query, Term("trashed", trash)])
         try:
             with self._search_lock:
                 searcher = self._fresh_searcher()
-                collector = _collector(searcher, query, limit)
-                searcher.search_with_collector(full, collector)
-                results = collector.results()
-                total = len(results)
-                found = [(hit.fields(), hit.score if query.ranked else None) for hit in results]
+                best, total = matching_notes(searcher, query.query, self._segments,
+                                             trash=trash, limit=limit, ranked=query.ranked)
+                found = [(searcher.stored_fields(docnum), score if query.ranked else None)
+                         for docnum, score in best]
                 fuzzy = frozenset(fuzzy_words(query, searcher.reader())) if found else None
         except READ_ERRORS as exc:
             self._damaged(exc)
@@ -358,26 +358,11 @@ class SearchIndex:
                 log.exception("search index on_progress callback failed")
 
 
-def _collector(searcher: Searcher, query: ParsedQuery, limit: int | None) -> Collector:
-    """Best `limit` notes by score (or newest first), counting every match in one pass.
-
-    whoosh's default top-N collector skips blocks and "replaces" matchers that
-    cannot reach the top any more, which leaves the total wrong or makes it
-    re-run the query; so neither is used.
-    """
-    if query.ranked and limit is not None:
-        return TopCollector(limit=limit, usequality=False, replace=0)
-    if query.ranked:
-        return searcher.collector(limit=None)
-    return searcher.collector(limit=limit, sortedby="modified", reverse=True)
-
-
 def _hit(
     fields: dict[str, object], score: float | None, query: ParsedQuery, fuzzy: frozenset[str] | None
 ) -> SearchHit:
     body = str(fields.get("body", ""))
-    matches = match_ranges(body, query.terms, fuzzy)
-    snippet, snippet_matches = make_snippet(body, matches)
+    snippet, snippet_matches = snippet_for(body, query.terms, fuzzy)
     return SearchHit(
         note_id=str(fields["note_id"]),
         title=str(fields.get("title", "")),
@@ -387,6 +372,5 @@ def _hit(
         score=score,
         snippet=snippet,
         snippet_matches=snippet_matches,
-        body_matches=matches,
+        find_body_matches=partial(match_ranges, body, query.terms, fuzzy),
     )
-

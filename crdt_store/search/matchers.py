@@ -27,6 +27,7 @@ from whoosh.query import FuzzyTerm, Phrase, Prefix
 from whoosh.reading import IndexReader
 from whoosh.system import _INT_SIZE
 
+from crdt_store.search import postings
 from crdt_store.search.text import within_distance
 
 __all__ = ["FastFuzzy", "FastPhrase", "FastPrefix"]
@@ -63,14 +64,18 @@ class _Expanding:
     def _docs(self, reader: IndexReader) -> _Docs:
         found: set[int] = set()
         for word in self.expanded(reader):
-            found.update(reader.postings(self.fieldname, word).all_ids())
+            found.update(postings.read_ids(reader, self.fieldname, word))
         return sorted(found), None
 
+    def matches(self, reader: IndexReader) -> _Docs:
+        """The sorted note numbers of a segment reader that match (no weights: the boost)."""
+        return _cached(self, "docs", reader, self._docs)
+
     def estimate_size(self, ixreader):
-        return len(_cached(self, "docs", ixreader, self._docs)[0])
+        return len(self.matches(ixreader)[0])
 
     def matcher(self, searcher, context=None):
-        return _matcher(_cached(self, "docs", searcher.reader(), self._docs), self.boost)
+        return _matcher(self.matches(searcher.reader()), self.boost)
 
 
 class FastPrefix(_Expanding, Prefix):
@@ -99,14 +104,17 @@ class FastPhrase(Phrase):
         fmt = reader.schema[self.fieldname].format
         if any((self.fieldname, w) not in reader for w in self.words):
             return [], None
-        postings = [dict(reader.postings(self.fieldname, w).all_items()) for w in self.words]
-        common = set.intersection(*map(set, sorted(postings, key=len)))
+        found = []
+        for w in self.words:
+            ids, _, values = postings.read(reader, self.fieldname, w, weights=False, values=True)
+            found.append(dict(zip(ids, values)))
+        common = set.intersection(*map(set, sorted(found, key=len)))
         ids: list[int] = []
         weights: list[float] = []
         for doc in sorted(common):
-            starts = set(_positions(fmt, postings[0][doc]))  # where the phrase could start
-            for i in range(1, len(postings)):
-                starts = starts.intersection(map(sub, _positions(fmt, postings[i][doc]), repeat(i)))
+            starts = set(_positions(fmt, found[0][doc]))  # where the phrase could start
+            for i in range(1, len(found)):
+                starts = starts.intersection(map(sub, _positions(fmt, found[i][doc]), repeat(i)))
                 if not starts:
                     break
             if starts:
@@ -114,11 +122,15 @@ class FastPhrase(Phrase):
                 weights.append(self.boost * (1.0 + math.log(len(starts))))
         return ids, weights
 
+    def matches(self, reader: IndexReader) -> _Docs:
+        """The sorted note numbers of a segment reader that match, and their weights."""
+        return _cached(self, "docs", reader, self._docs)
+
     def estimate_size(self, ixreader):
-        return len(_cached(self, "docs", ixreader, self._docs)[0])
+        return len(self.matches(ixreader)[0])
 
     def matcher(self, searcher, context=None):
-        return _matcher(_cached(self, "docs", searcher.reader(), self._docs), self.boost)
+        return _matcher(self.matches(searcher.reader()), self.boost)
 
 
 def _positions(fmt: object, value: bytes) -> list[int] | accumulate:

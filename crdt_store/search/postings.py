@@ -1,0 +1,145 @@
+"""Reading whole posting lists of one segment at once, and per-segment columns.
+
+whoosh hands postings out one at a time through matcher objects (about a
+microsecond each in Python).  Its whoosh3 codec stores them in blocks of up to
+128; ``read`` decodes each block in one go and keeps its lists.  That relies on
+``W3LeafMatcher``'s block methods (whoosh-reloaded 2.7.x, pinned below 2.8);
+other matchers (postings inlined in the term info, another codec) are walked
+one by one.  Deleted notes are left out.
+
+``SegmentCache`` keeps what is read from every note of a segment (field
+lengths, a date column, the trashed notes) from one search to the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.matching import Matcher
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import IndexReader
+from whoosh.util.numeric import byte_to_length
+
+__all__ = ["SegmentCache", "read", "read_ids"]
+
+def _matcher(reader: IndexReader, field: str, text: str | bytes) -> Matcher | None:
+    if (field, text) not in reader:
+        return None
+    m = reader.postings(field, text)
+    return m.child if isinstance(m, FilterMatcher) else m  # deletions: see _live
+
+
+def _blocks(m: Matcher, weights: bool, values: bool):
+    """``(ids, weights or None, values or None)`` for each block of `m`."""
+    if type(m) is W3LeafMatcher:
+        while m.is_active():
+            m._read_ids()
+            if weights:
+                m._read_weights()
+            if values:
+                m._read_values()
+            yield m._ids, m._weights if weights else None, m._values if values else None
+            m._next_block()
+        return
+    ids, ws, vs = [], [], []
+    while m.is_active():
+        ids.append(m.id())
+        if weights:
+            ws.append(m.weight())
+        if values:
+            vs.append(m.value())
+        m.next()
+    yield ids, ws if weights else None, vs if values else None
+
+
+def _live(reader: IndexReader, ids: list[int], *lists: list | None) -> tuple[list, ...]:
+    """`ids` (and the lists parallel to it) without the reader's deleted notes."""
+    if not reader.has_deletions():
+        return (ids, *lists)
+    deleted = reader.deleted_docs_set
+    keep = [i for i, d in enumerate(ids) if d not in deleted]
+    return ([ids[i] for i in keep], *([x[i] for i in keep] if x is not None else None for x in lists))
+
+
+def read(reader: IndexReader, field: str, text: str | bytes, *, weights: bool = True,
+         values: bool = False) -> tuple[list[int], list[float] | None, list | None]:
+    """Note numbers (ascending) of a term in one segment, with their weights and
+    encoded values (positions) if asked for; empty lists for a missing term."""
+    m = _matcher(reader, field, text)
+    ids: list[int] = []
+    ws: list[float] | None = [] if weights else None
+    vs: list | None = [] if values else None
+    if m is None:
+        return ids, ws, vs
+    for block_ids, block_ws, block_vs in _blocks(m, weights, values):
+        ids.extend(block_ids)
+        if weights:
+            ws.extend(block_ws)
+        if values:
+            vs.extend(block_vs)
+    return _live(reader, ids, ws, vs)
+
+
+def read_ids(reader: IndexReader, field: str, text: str | bytes) -> list[int]:
+    """Note numbers (ascending) of a term in one segment."""
+    return read(reader, field, text, weights=False)[0]
+
+
+class SegmentCache:
+    """Columns and small posting sets of segments, read once.
+
+    Segments never change (only their deletions do), so entries are keyed by
+    segment id and size.  whoosh draws segment ids from ``random``, which a
+    test may seed: keep one cache per index, and clear it when the index is
+    recreated.
+    """
+
+    SIZE = 64  # entries kept
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _get(self, reader: IndexReader, what: tuple, load: Callable[[], object]):
+        key = (reader.segment().segment_id(), reader.doc_count_all(), *what)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = load()
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+        return value
+
+    def field_lengths(self, reader: IndexReader, field: str) -> Sequence[int | None]:
+        """Each note's length in `field` as whoosh's scorer sees it (None for 0)."""
+        def load() -> list[int | None]:
+            lengths = reader._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+            if lengths is None:
+                return [1] * reader.doc_count_all()
+            return [byte_to_length(b) if b else None for b in lengths]
+
+        return self._get(reader, ("lengths", field), load)
+
+    def column(self, reader: IndexReader, field: str) -> Sequence:
+        """The raw (untranslated) values of a sortable field's column, by note number."""
+        return self._get(reader, ("column", field),
+                         lambda: list(reader.column_reader(field, translate=False)))
+
+    def term_set(self, reader: IndexReader, field: str, text: bytes) -> frozenset[int]:
+        """The notes of a segment holding a term, deleted ones included."""
+        def load() -> frozenset[int]:
+            m = _matcher(reader, field, text)
+            blocks = _blocks(m, False, False) if m is not None else ()
+            return frozenset(d for ids, _, _ in blocks for d in ids)
+
+        return self._get(reader, ("term", field, text), load)
