@@ -4,7 +4,8 @@ whoosh's collectors walk a tree of matcher objects one note at a time, 10-20 µs
 a note in Python: a word found in most of 50,000 notes took a third of a second.
 Here each leaf of the query reads its posting lists whole (``postings.read``) and
 scores them with the numbers of whoosh's own scorer (BM25F), and And / Or / Not
-combine plain dicts.  Scores equal whoosh's (And and Or add their parts'
+combine plain dicts.  Prefix and fuzzy terms are expanded once, in the merged
+vocabulary of all segments kept in memory, not in each segment's term table.  Scores equal whoosh's (And and Or add their parts'
 scores; float sums may differ in the last bits), except that a NOT part only
 excludes notes: whoosh added an arbitrary score for it.  A filter on a sortable
 date column reads the column instead of its many range terms.  Other kinds of
@@ -39,11 +40,11 @@ def matching_notes(
     """
     items: list[tuple] = []
     total = 0
-    for sub, offset in searcher.leaf_searchers():
+    leaves = [(sub, offset) for sub, offset in searcher.leaf_searchers() if sub.reader().doc_count_all()]
+    readers = [sub.reader() for sub, _ in leaves]
+    for sub, offset in leaves:
         reader = sub.reader()
-        if not reader.doc_count_all():
-            continue
-        scores = _Eval(sub, cache).run(query)
+        scores = _Eval(sub, cache, readers).run(query)
         trashed = cache.term_set(reader, "trashed", reader.schema["trashed"].to_bytes(True))
         if trash:
             scores = {d: scores[d] for d in trashed if d in scores}
@@ -65,16 +66,19 @@ def matching_notes(
 class _Eval:
     """Scores of the notes of one segment (`sub`) for a query and its parts."""
 
-    def __init__(self, sub: Searcher, cache: postings.SegmentCache) -> None:
+    def __init__(self, sub: Searcher, cache: postings.SegmentCache, readers: list) -> None:
         self.sub = sub
         self.reader = sub.reader()
         self.cache = cache
+        self.readers = readers  # every segment of the searcher, for the vocabulary
 
     def run(self, q: Query) -> Scores:
         """Score of every (not deleted) note of the segment that matches `q`."""
         if isinstance(q, Term):
             return self.term(q)
-        if isinstance(q, (FastPrefix, FastFuzzy, FastPhrase)):
+        if isinstance(q, (FastPrefix, FastFuzzy)):
+            return self.expanding(q)
+        if isinstance(q, FastPhrase):
             ids, weights = q.matches(self.reader)
             return dict(zip(ids, weights)) if weights else dict.fromkeys(ids, q.boost)
         if isinstance(q, And) and q.boost == 1.0:
@@ -90,6 +94,18 @@ class _Eval:
         if q is NullQuery:
             return {}
         return self.walk(q)
+
+    def expanding(self, q: FastPrefix | FastFuzzy) -> Scores:
+        """The words are found once for all segments, in their merged vocabulary."""
+        if q.fieldname not in self.sub.schema:
+            return {}
+        words = q.expand(self.cache.vocabulary(self.readers, q.fieldname))
+        here = self.cache.lexicon(self.reader, q.fieldname)
+        found: set[int] = set()
+        for word in words:
+            if word in here:
+                found.update(postings.read_ids(self.reader, q.fieldname, word))
+        return dict.fromkeys(found, q.boost)
 
     def term(self, q: Term) -> Scores:
         sub, reader = self.sub, self.reader

@@ -302,7 +302,13 @@ class SearchIndex:
                                              trash=trash, limit=limit, ranked=query.ranked)
                 found = [(searcher.stored_fields(docnum), score if query.ranked else None)
                          for docnum, score in best]
-                fuzzy = frozenset(fuzzy_words(query, searcher.reader())) if found else None
+                if found:
+                    readers = [leaf for leaf, _ in searcher.reader().leaf_readers()
+                               if leaf.doc_count_all()]
+                    fuzzy = frozenset(fuzzy_words(
+                        query, partial(self._segments.vocabulary, readers)))
+                else:
+                    fuzzy = None
         except READ_ERRORS as exc:
             self._damaged(exc)
             return SearchResults([], 0, True)

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import math
 import pickle
+from bisect import bisect_left
+from collections.abc import Sequence
 from itertools import accumulate, repeat
 from operator import sub
 from weakref import WeakKeyDictionary
 
+from whoosh.codec.base import Automata
 from whoosh.formats import Positions
 from whoosh.matching import ListMatcher, Matcher, NullMatcher
 from whoosh.query import FuzzyTerm, Phrase, Prefix
@@ -51,7 +54,18 @@ def _matcher(docs: _Docs, boost: float) -> Matcher:
 
 
 class _Expanding:
-    """Mixin for prefix and fuzzy queries: the union of the expansions' postings."""
+    """Mixin for prefix and fuzzy queries: the union of the expansions' postings.
+
+    ``expand(vocabulary)`` finds the words in a sorted in-memory word list (the
+    bulk evaluator's path); ``expanded(reader)`` asks whoosh's term table.
+    """
+
+    def expand(self, vocabulary: Sequence[str]) -> list[str]:
+        """The words of the sorted `vocabulary` this query stands for (remembered for it)."""
+        memo = self.__dict__.get("_plait_expand")
+        if memo is None or memo[0] is not vocabulary:
+            memo = self.__dict__["_plait_expand"] = (vocabulary, self._expand(vocabulary))
+        return memo[1]
 
     def expanded(self, reader: IndexReader) -> list[str]:
         """The indexed words this query stands for in `reader`."""
@@ -81,6 +95,13 @@ class _Expanding:
 class FastPrefix(_Expanding, Prefix):
     """Notes with a word starting with ``text``."""
 
+    def _expand(self, vocabulary: Sequence[str]) -> list[str]:
+        i = bisect_left(vocabulary, self.text)
+        j = i
+        while j < len(vocabulary) and vocabulary[j].startswith(self.text):
+            j += 1
+        return list(vocabulary[i:j])
+
 
 class FastFuzzy(_Expanding, FuzzyTerm):
     """Notes with a word within ``maxdist`` Levenshtein edits of ``text``.
@@ -95,6 +116,24 @@ class FastFuzzy(_Expanding, FuzzyTerm):
             word = term if isinstance(term, str) else field.from_bytes(term)
             if within_distance(word, self.text, self.maxdist):
                 yield term
+
+    def _expand(self, vocabulary: Sequence[str]) -> list[str]:
+        """whoosh's Levenshtein automaton walked over the list (as its term
+        readers walk their term table), then the distance checked again."""
+        dfa = Automata.levenshtein_dfa(self.text, self.maxdist, self.prefixlength)
+        found: list[str] = []
+        i = 0
+        match = dfa.next_valid_string(vocabulary[0]) if vocabulary else None
+        while match:
+            i = bisect_left(vocabulary, match, i)
+            if i == len(vocabulary):
+                break
+            word = vocabulary[i]
+            if word == match:
+                found.append(word)
+                word += "\0"
+            match = dfa.next_valid_string(word)
+        return [w for w in found if within_distance(w, self.text, self.maxdist)]
 
 
 class FastPhrase(Phrase):

@@ -97,7 +97,7 @@ class SegmentCache:
     recreated.
     """
 
-    SIZE = 64  # entries kept
+    SIZE = 128  # entries kept
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple, object] = OrderedDict()
@@ -108,7 +108,9 @@ class SegmentCache:
             self._entries.clear()
 
     def _get(self, reader: IndexReader, what: tuple, load: Callable[[], object]):
-        key = (reader.segment().segment_id(), reader.doc_count_all(), *what)
+        return self._lookup((reader.segment().segment_id(), reader.doc_count_all(), *what), load)
+
+    def _lookup(self, key: tuple, load: Callable[[], object]):
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -134,6 +136,24 @@ class SegmentCache:
         """The raw (untranslated) values of a sortable field's column, by note number."""
         return self._get(reader, ("column", field),
                          lambda: list(reader.column_reader(field, translate=False)))
+
+    def lexicon(self, reader: IndexReader, field: str) -> frozenset[str]:
+        """The words of a field in a segment (those of deleted notes included)."""
+        def load() -> frozenset[str]:
+            if field not in reader.indexed_field_names():
+                return frozenset()
+            from_bytes = reader.schema[field].from_bytes
+            return frozenset(from_bytes(b) for b in reader.lexicon(field))
+
+        return self._get(reader, ("lexicon", field), load)
+
+    def vocabulary(self, readers: list[IndexReader], field: str) -> list[str]:
+        """The sorted words of a field in all of `readers` (the segments of one searcher)."""
+        segments = tuple((r.segment().segment_id(), r.doc_count_all()) for r in readers)
+        return self._lookup(
+            ("vocabulary", field, segments),
+            lambda: sorted(frozenset().union(*(self.lexicon(r, field) for r in readers))),
+        )
 
     def term_set(self, reader: IndexReader, field: str, text: bytes) -> frozenset[int]:
         """The notes of a segment holding a term, deleted ones included."""
