@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 BATCH_DELAY = 0.2  # seconds the writer waits for more work before committing
 MAX_BATCH = 1000  # notes per commit at most ...
 MAX_BATCH_CHARS = 8_000_000  # ... and characters of text
+# During a rebuild: bigger segments, so fewer of the merges that cost whoosh about
+# as much as indexing the notes again (a whoosh writer spills to disk past 128 MB).
+REBUILD_BATCH = 5000
+REBUILD_BATCH_CHARS = 25_000_000
 MAX_ATTEMPTS = 3  # commits of one batch that fail for a reason other than the lock
 LOCK_RETRY_MAX = 5.0  # seconds between attempts to get a lock another process holds
 
@@ -191,18 +195,20 @@ class SearchIndex:
     def _take(self) -> list[_Item]:
         """Wait up to BATCH_DELAY for more work (lock held), then take a batch."""
         deadline = time.monotonic() + BATCH_DELAY
-        while not (self._urgent or self._closing) and len(self._pending) < MAX_BATCH:
+        most, most_chars = ((REBUILD_BATCH, REBUILD_BATCH_CHARS) if self._rebuild is not None
+                            else (MAX_BATCH, MAX_BATCH_CHARS))
+        while not (self._urgent or self._closing) and len(self._pending) < most:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             self._cond.wait(left)
         batch: list[_Item] = []
         chars = 0
-        for note_id in list(itertools.islice(self._pending, MAX_BATCH)):
+        for note_id in list(itertools.islice(self._pending, most)):
             seq, fields = self._pending.pop(note_id)
             batch.append((note_id, seq, fields))
             chars += len(fields["body"]) if fields else 0
-            if chars > MAX_BATCH_CHARS:
+            if chars > most_chars:
                 break
         if not self._pending:
             self._urgent = False

@@ -143,14 +143,22 @@ class FastPhrase(Phrase):
         fmt = reader.schema[self.fieldname].format
         if any((self.fieldname, w) not in reader for w in self.words):
             return [], None
-        found = []
-        for w in self.words:
-            ids, _, values = postings.read(reader, self.fieldname, w, weights=False, values=True)
-            found.append(dict(zip(ids, values)))
-        common = set.intersection(*map(set, sorted(found, key=len)))
+        # The rarest word first: only blocks of the others that may hold its notes are read.
+        order = sorted(range(len(self.words)),
+                       key=lambda i: reader.doc_frequency(self.fieldname, self.words[i]))
+        found: list[dict[int, bytes]] = [{}] * len(self.words)
+        candidates: list[int] | None = None
+        for i in order:
+            docs, _, values = postings.read(reader, self.fieldname, self.words[i], weights=False,
+                                            values=True, only=candidates)
+            found[i] = dict(zip(docs, values))
+            candidates = sorted(found[i].keys() if candidates is None
+                                else found[i].keys() & set(candidates))
+            if not candidates:
+                return [], None
         ids: list[int] = []
         weights: list[float] = []
-        for doc in sorted(common):
+        for doc in candidates:
             starts = set(_positions(fmt, found[0][doc]))  # where the phrase could start
             for i in range(1, len(found)):
                 starts = starts.intersection(map(sub, _positions(fmt, found[i][doc]), repeat(i)))

@@ -14,6 +14,7 @@ lengths, a date column, the trashed notes) from one search to the next.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -32,10 +33,19 @@ def _matcher(reader: IndexReader, field: str, text: str | bytes) -> Matcher | No
     return m.child if isinstance(m, FilterMatcher) else m  # deletions: see _live
 
 
-def _blocks(m: Matcher, weights: bool, values: bool):
-    """``(ids, weights or None, values or None)`` for each block of `m`."""
+def _blocks(m: Matcher, weights: bool, values: bool, only: Sequence[int] | None = None):
+    """``(ids, weights or None, values or None)`` for each block of `m`; with
+    `only` (sorted note numbers), blocks holding none of them may be left out."""
     if type(m) is W3LeafMatcher:
+        j = 0  # the first of `only` past the previous block
         while m.is_active():
+            if only is not None:
+                last = m.block_max_id()  # known without decoding the block
+                j2 = bisect_right(only, last, j)
+                if j2 == j:  # none of `only` in this block's range
+                    m._next_block()
+                    continue
+                j = j2
             m._read_ids()
             if weights:
                 m._read_weights()
@@ -65,16 +75,19 @@ def _live(reader: IndexReader, ids: list[int], *lists: list | None) -> tuple[lis
 
 
 def read(reader: IndexReader, field: str, text: str | bytes, *, weights: bool = True,
-         values: bool = False) -> tuple[list[int], list[float] | None, list | None]:
+         values: bool = False, only: Sequence[int] | None = None,
+         ) -> tuple[list[int], list[float] | None, list | None]:
     """Note numbers (ascending) of a term in one segment, with their weights and
-    encoded values (positions) if asked for; empty lists for a missing term."""
+    encoded values (positions) if asked for; empty lists for a missing term.
+    With `only` (sorted note numbers), notes outside it may be left out: a
+    block of postings is decoded only if it may hold one of them."""
     m = _matcher(reader, field, text)
     ids: list[int] = []
     ws: list[float] | None = [] if weights else None
     vs: list | None = [] if values else None
     if m is None:
         return ids, ws, vs
-    for block_ids, block_ws, block_vs in _blocks(m, weights, values):
+    for block_ids, block_ws, block_vs in _blocks(m, weights, values, only):
         ids.extend(block_ids)
         if weights:
             ws.extend(block_ws)
@@ -86,6 +99,17 @@ def read(reader: IndexReader, field: str, text: str | bytes, *, weights: bool = 
 def read_ids(reader: IndexReader, field: str, text: str | bytes) -> list[int]:
     """Note numbers (ascending) of a term in one segment."""
     return read(reader, field, text, weights=False)[0]
+
+
+def _segment_key(reader: IndexReader) -> tuple[str, int]:
+    return reader.segment().segment_id(), reader.doc_count_all()
+
+
+class _Vocabulary:
+    def __init__(self) -> None:
+        self.segments: set[tuple[str, int]] = set()
+        self.words: set[str] = set()
+        self.sorted: list[str] = []
 
 
 class SegmentCache:
@@ -101,14 +125,16 @@ class SegmentCache:
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple, object] = OrderedDict()
+        self._vocabularies: dict[str, _Vocabulary] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._vocabularies.clear()
 
     def _get(self, reader: IndexReader, what: tuple, load: Callable[[], object]):
-        return self._lookup((reader.segment().segment_id(), reader.doc_count_all(), *what), load)
+        return self._lookup((*_segment_key(reader), *what), load)
 
     def _lookup(self, key: tuple, load: Callable[[], object]):
         with self._lock:
@@ -148,12 +174,24 @@ class SegmentCache:
         return self._get(reader, ("lexicon", field), load)
 
     def vocabulary(self, readers: list[IndexReader], field: str) -> list[str]:
-        """The sorted words of a field in all of `readers` (the segments of one searcher)."""
-        segments = tuple((r.segment().segment_id(), r.doc_count_all()) for r in readers)
-        return self._lookup(
-            ("vocabulary", field, segments),
-            lambda: sorted(frozenset().union(*(self.lexicon(r, field) for r in readers))),
-        )
+        """The sorted words of a field in all of `readers` (the segments of one searcher).
+
+        It only grows: words of segments merged away or of deleted notes stay,
+        which is harmless to a caller that checks each segment's ``lexicon``,
+        and a commit then costs only the new segments' words, not a new list.
+        """
+        with self._lock:
+            known = self._vocabularies.setdefault(field, _Vocabulary())
+            new = [r for r in readers if _segment_key(r) not in known.segments]
+        if new:
+            words = frozenset().union(*(self.lexicon(r, field) for r in new))
+            with self._lock:
+                fresh = words - known.words
+                if fresh:
+                    known.words |= fresh
+                    known.sorted = sorted(known.words)
+                known.segments.update(map(_segment_key, new))
+        return known.sorted
 
     def term_set(self, reader: IndexReader, field: str, text: bytes) -> frozenset[int]:
         """The notes of a segment holding a term, deleted ones included."""
