@@ -244,8 +244,7 @@ class Fts5:
                 terms.append((f'notebook : "{fold(str(c.value))}"', c.negate))
             elif c.kind == "tag":
                 key = fold(str(c.value))
-                where.append("EXISTS (SELECT 1 FROM tags t WHERE t.id = m.id AND "
-                             "(t.tag = ? OR t.tag BETWEEN ? AND ?))")
+                where.append("m.id IN (SELECT t.id FROM tags t WHERE t.tag = ? OR t.tag BETWEEN ? AND ?)")
                 params += [key, key + "/", key + "/\U0010ffff"]
             elif c.kind == "modified":
                 where.append("m.modified >= ? AND m.modified < ?")
