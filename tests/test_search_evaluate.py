@@ -16,7 +16,7 @@ from whoosh.query import Term
 
 from crdt_store.search import SearchIndex, parse_query
 from crdt_store.search.evaluate import matching_notes
-from crdt_store.search.postings import SegmentCache
+from crdt_store.search.segments import SegmentCache
 from tests.test_search_corpus import DOCS, NOW
 
 QUERIES = [

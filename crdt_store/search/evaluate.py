@@ -4,12 +4,14 @@ whoosh's collectors walk a tree of matcher objects one note at a time, 10-20 µs
 a note in Python: a word found in most of 50,000 notes took a third of a second.
 Here each leaf of the query reads its posting lists whole (``postings.read``) and
 scores them with the numbers of whoosh's own scorer (BM25F), and And / Or / Not
-combine plain dicts.  Prefix and fuzzy terms are expanded once, in the merged
-vocabulary of all segments kept in memory, not in each segment's term table.  Scores equal whoosh's (And and Or add their parts'
+combine plain dicts.  Scores equal whoosh's (And and Or add their parts'
 scores; float sums may differ in the last bits), except that a NOT part only
-excludes notes: whoosh added an arbitrary score for it.  A filter on a sortable
-date column reads the column instead of its many range terms.  Other kinds of
-query go through their whoosh matcher.
+excludes notes: whoosh added an arbitrary score for it.
+
+Prefix and fuzzy terms are expanded once, in the merged vocabulary of all
+segments kept in memory, not in each segment's term table; a date filter reads
+the sortable column instead of its many range terms.  Other kinds of query go
+through their whoosh matcher.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from whoosh.searching import Searcher
 
 from crdt_store.search import postings
 from crdt_store.search.matchers import FastFuzzy, FastPhrase, FastPrefix
+from crdt_store.search.segments import SegmentCache
 
 __all__ = ["matching_notes"]
 
@@ -29,7 +32,7 @@ Scores = dict[int, float]  # note number in a segment -> score
 
 
 def matching_notes(
-    searcher: Searcher, query: Query, cache: postings.SegmentCache, *,
+    searcher: Searcher, query: Query, cache: SegmentCache, *,
     trash: bool, limit: int | None, ranked: bool,
 ) -> tuple[list[tuple[int, float]], int]:
     """The best `limit` (None: all) ``(note number, score)`` pairs for `query` and
@@ -40,7 +43,7 @@ def matching_notes(
     """
     items: list[tuple] = []
     total = 0
-    leaves = [(sub, offset) for sub, offset in searcher.leaf_searchers() if sub.reader().doc_count_all()]
+    leaves = [(sub, off) for sub, off in searcher.leaf_searchers() if sub.reader().doc_count_all()]
     readers = [sub.reader() for sub, _ in leaves]
     for sub, offset in leaves:
         reader = sub.reader()
@@ -66,7 +69,7 @@ def matching_notes(
 class _Eval:
     """Scores of the notes of one segment (`sub`) for a query and its parts."""
 
-    def __init__(self, sub: Searcher, cache: postings.SegmentCache, readers: list) -> None:
+    def __init__(self, sub: Searcher, cache: SegmentCache, readers: list) -> None:
         self.sub = sub
         self.reader = sub.reader()
         self.cache = cache

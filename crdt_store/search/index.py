@@ -27,10 +27,10 @@ from whoosh.searching import Searcher
 from crdt_store.search.documents import NoteDocument
 from crdt_store.search.evaluate import matching_notes
 from crdt_store.search.highlight import match_ranges, snippet_for
-from crdt_store.search.postings import SegmentCache
 from crdt_store.search.query import ParsedQuery, fuzzy_words, parse_query
 from crdt_store.search.results import SearchHit, SearchResults
 from crdt_store.search.schema import to_fields
+from crdt_store.search.segments import SegmentCache
 from crdt_store.search.store import READ_ERRORS, merge_policy, open_index, read_versions
 
 __all__ = ["SearchIndex"]
