@@ -43,6 +43,7 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError,
     whoosh_index.IndexError, AssertionError, KeyError, ValueError, TypeError,
     AttributeError, IndexError, ImportError, UnicodeDecodeError, MemoryError,
+    OverflowError,  # a garbled pickle frame length
 )
 
 
