@@ -31,7 +31,13 @@ from crdt_store.search.query import ParsedQuery, fuzzy_words, parse_query
 from crdt_store.search.results import SearchHit, SearchResults
 from crdt_store.search.schema import to_fields
 from crdt_store.search.segments import SegmentCache
-from crdt_store.search.store import READ_ERRORS, merge_policy, open_index, read_versions
+from crdt_store.search.store import (
+    READ_ERRORS,
+    merge_policy,
+    open_index,
+    open_searcher,
+    read_versions,
+)
 
 __all__ = ["SearchIndex"]
 
@@ -333,17 +339,10 @@ class SearchIndex:
             return {}
 
     def _fresh_searcher(self) -> Searcher:
-        """A searcher on the latest commit (search lock held).
-
-        Not ``Searcher.refresh()``: it reuses the reader of a segment that is
-        still there, with the deletions it had then, so deleted or replaced
-        notes would still be found (whoosh-reloaded 2.7.5).
-        """
-        if self._searcher is not None and not self._searcher.up_to_date():
-            self._searcher.close()
-            self._searcher = None
-        if self._searcher is None:
-            self._searcher = self._ix.searcher()
+        """A searcher on the latest commit (search lock held); see ``open_searcher``."""
+        if self._searcher is None or not self._searcher.up_to_date():
+            old, self._searcher = self._searcher, None
+            self._searcher = open_searcher(self._ix, old)
         return self._searcher
 
     def _damaged(self, exc: BaseException) -> None:
