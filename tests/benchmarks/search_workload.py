@@ -3,7 +3,7 @@
 Notes, as the vault would hand them to the index (title and tags derived from
 the Markdown text, which is the body):
 
-* Length: log-normal word counts, median 200 words (sigma 0.9: mean about 300,
+* Length: log-normal word counts, median 200 words (sigma 0.9: mean about 330,
   1% over 1,600), at least 5 and at most 5,000 words.
 * Words: drawn by Zipf's law (s = 1) over 106 common English words, most
   frequent first ("the" is 9% of all words), then 30,000 made-up words (the
