@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crdt_store.search import make_snippet, match_ranges, parse_query, to_utf16
-from crdt_store.search.highlight import SNIPPET_CHARS
+from crdt_store.search.highlight import SNIPPET_CHARS, snippet_for
 from crdt_store.unicode_offsets import cp_to_utf16
 
 
@@ -102,3 +102,15 @@ def test_to_utf16_counts_surrogate_pairs() -> None:
     text = "😀a😀bc"
     assert to_utf16(text, [(1, 2), (3, 5)]) == [(2, 3), (5, 7)]
     assert to_utf16("abc", [(0, 3)]) == [(0, 3)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_snippet_for_long_bodies_equals_matching_the_whole_body(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["lorem", "ipsum", "dolor", "café", "plaited", "中文", "a", "b"]
+    body = "Title plait\n" + " ".join(rng.choice(words) for _ in range(rng.randint(500, 6000)))
+    body = body.replace("café", "sit", rng.randint(0, 1000))  # sometimes only far in
+    for query in ("cafe", "plai*", '"a b"', "中文 OR cafe", "dolar~", "plait"):
+        terms = parse_query(query, now=0).terms
+        whole = make_snippet(body, match_ranges(body, terms))
+        assert snippet_for(body, terms) == whole, query

@@ -137,6 +137,25 @@ def test_rebuild_reports_progress_and_incomplete_results(ixdir: Path) -> None:
     assert [d for d, _ in progress] == sorted(d for d, _ in progress)
 
 
+def test_a_new_searcher_keeps_unchanged_segments_and_sees_new_deletions(ixdir: Path) -> None:
+    with SearchIndex(ixdir) as ix:
+        for i in range(6):
+            ix.update(doc(i))
+        assert ix.flush(30)
+        first = {r.segment().segment_id(): r for r, _ in ix._fresh_searcher().reader().leaf_readers()}
+        ix.update(doc(10))  # a new segment; the first is unchanged
+        assert ix.flush(30)
+        second = {r.segment().segment_id(): r for r, _ in ix._fresh_searcher().reader().leaf_readers()}
+        assert all(second[s] is r for s, r in first.items())
+        ix.update(doc(1, body="Note 1\nreplaced"))  # deletes from the first segment
+        ix.delete("n2")
+        assert ix.flush(30)
+        assert ids(ix, "alpha") == ["n0", "n10", "n3", "n4", "n5"]
+        assert ids(ix, "replaced") == ["n1"]
+        third = {r.segment().segment_id(): r for r, _ in ix._fresh_searcher().reader().leaf_readers()}
+        assert all(third[s] is not r for s, r in first.items() if s in third)
+
+
 def test_segments_are_merged(ixdir: Path) -> None:
     with SearchIndex(ixdir) as ix:
         for i in range(3 * MERGE_FACTOR):

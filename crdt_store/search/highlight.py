@@ -30,10 +30,11 @@ from crdt_store.search.text import (
 )
 from crdt_store.unicode_offsets import cp_ranges_to_utf16
 
-__all__ = ["SNIPPET_CHARS", "make_snippet", "match_ranges", "to_utf16"]
+__all__ = ["SNIPPET_CHARS", "make_snippet", "match_ranges", "snippet_for", "to_utf16"]
 
 SNIPPET_CHARS = 160
 _CONTEXT_BEFORE = 40  # characters of context to show before the first match
+_FIRST_WINDOW = 4000  # characters snippet_for matches in first (then 4x more, then all)
 _NON_SPACE = re.compile(r"\S+")
 
 Range = tuple[int, int]
@@ -206,6 +207,33 @@ def _search(folded: str, pattern: re.Pattern[str]) -> Iterable[Range]:
             pos = m.end()
         else:
             pos = m.start() + 1
+
+
+def snippet_for(
+    body: str, terms: Sequence[Highlight], fuzzy_words: Collection[str] | None = None,
+    width: int = SNIPPET_CHARS,
+) -> tuple[str, list[Range]]:
+    """``make_snippet(body, match_ranges(body, terms, fuzzy_words))``, matching only
+    as much of a long body as the excerpt needs.
+
+    The text is cut at a space: a match (a phrase aside) never spans one, and a
+    phrase cut there can only be a later match than one found before the cut.
+    A window is used once it holds a match after the first line more than
+    4 * `width` characters before its end: the excerpt, which starts a little
+    before that match, reads at most that many characters.
+    """
+    first_line_end = body.find("\n")
+    size = _FIRST_WINDOW
+    while size < len(body):
+        cut = body.find(" ", size)
+        if cut < 0:
+            break
+        ranges = match_ranges(body[:cut], terms, fuzzy_words)
+        anchor = next((r for r in ranges if r[0] > first_line_end >= 0), None)
+        if anchor is not None and anchor[0] + 4 * width < cut:
+            return make_snippet(body, ranges, width)
+        size *= 4
+    return make_snippet(body, match_ranges(body, terms, fuzzy_words), width)
 
 
 def make_snippet(body: str, ranges: Sequence[Range], width: int = SNIPPET_CHARS) -> tuple[str, list[Range]]:

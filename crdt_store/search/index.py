@@ -21,17 +21,23 @@ from functools import partial
 from pathlib import Path
 from typing import Self
 
-from whoosh.collectors import Collector, TopCollector
 from whoosh.index import LockError
-from whoosh.query import And, Term
 from whoosh.searching import Searcher
 
 from crdt_store.search.documents import NoteDocument
-from crdt_store.search.highlight import make_snippet, match_ranges
+from crdt_store.search.evaluate import matching_notes
+from crdt_store.search.highlight import match_ranges, snippet_for
 from crdt_store.search.query import ParsedQuery, fuzzy_words, parse_query
 from crdt_store.search.results import SearchHit, SearchResults
 from crdt_store.search.schema import to_fields
-from crdt_store.search.store import READ_ERRORS, merge_policy, open_index, read_versions
+from crdt_store.search.segments import SegmentCache
+from crdt_store.search.store import (
+    READ_ERRORS,
+    merge_policy,
+    open_index,
+    open_searcher,
+    read_versions,
+)
 
 __all__ = ["SearchIndex"]
 
@@ -40,6 +46,12 @@ log = logging.getLogger(__name__)
 BATCH_DELAY = 0.2  # seconds the writer waits for more work before committing
 MAX_BATCH = 1000  # notes per commit at most ...
 MAX_BATCH_CHARS = 8_000_000  # ... and characters of text
+# During a rebuild: bigger segments, so fewer of the merges that cost whoosh about
+# as much as indexing the notes again, and a writer that spills its postings to
+# disk only past 256 MB instead of 128 (a quarter faster, about 110 MB more at peak).
+REBUILD_BATCH = 5000
+REBUILD_BATCH_CHARS = 25_000_000
+REBUILD_LIMIT_MB = 256
 MAX_ATTEMPTS = 3  # commits of one batch that fail for a reason other than the lock
 LOCK_RETRY_MAX = 5.0  # seconds between attempts to get a lock another process holds
 
@@ -86,6 +98,7 @@ class SearchIndex:
         self._rebuild: _Rebuild | None = None
         self._search_lock = threading.Lock()
         self._searcher: Searcher | None = None
+        self._segments = SegmentCache()
         self._worker = threading.Thread(target=self._run, name="plait-search-writer", daemon=True)
         self._worker.start()
 
@@ -197,18 +210,20 @@ class SearchIndex:
     def _take(self) -> list[_Item]:
         """Wait up to BATCH_DELAY for more work (lock held), then take a batch."""
         deadline = time.monotonic() + BATCH_DELAY
-        while not (self._urgent or self._closing) and len(self._pending) < MAX_BATCH:
+        most, most_chars = ((REBUILD_BATCH, REBUILD_BATCH_CHARS) if self._rebuild is not None
+                            else (MAX_BATCH, MAX_BATCH_CHARS))
+        while not (self._urgent or self._closing) and len(self._pending) < most:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             self._cond.wait(left)
         batch: list[_Item] = []
         chars = 0
-        for note_id in list(itertools.islice(self._pending, MAX_BATCH)):
+        for note_id in list(itertools.islice(self._pending, most)):
             seq, fields = self._pending.pop(note_id)
             batch.append((note_id, seq, fields))
             chars += len(fields["body"]) if fields else 0
-            if chars > MAX_BATCH_CHARS:
+            if chars > most_chars:
                 break
         if not self._pending:
             self._urgent = False
@@ -248,7 +263,7 @@ class SearchIndex:
         return True
 
     def _write(self, batch: list[_Item]) -> None:
-        writer = self._ix.writer(timeout=0.0)
+        writer = self._ix.writer(timeout=0.0, limitmb=REBUILD_LIMIT_MB if self.rebuilding else 128)
         try:
             for note_id, _, fields in batch:
                 if fields is None:
@@ -277,6 +292,7 @@ class SearchIndex:
                 self._searcher.close()
                 self._searcher = None
             self._ix, reason = open_index(self.directory)
+            self._segments.clear()
         if reason is not None:
             self.needs_rebuild = True
             self._report(f"The search index was recreated empty: {reason}.")
@@ -300,16 +316,20 @@ class SearchIndex:
             query = parse_query(query, now=time.time() if now is None else now)
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1 (or None for all)")
-        full = And([query.query, Term("trashed", trash)])
         try:
             with self._search_lock:
                 searcher = self._fresh_searcher()
-                collector = _collector(searcher, query, limit)
-                searcher.search_with_collector(full, collector)
-                results = collector.results()
-                total = len(results)
-                found = [(hit.fields(), hit.score if query.ranked else None) for hit in results]
-                fuzzy = frozenset(fuzzy_words(query, searcher.reader())) if found else None
+                best, total = matching_notes(searcher, query.query, self._segments,
+                                             trash=trash, limit=limit, ranked=query.ranked)
+                found = [(searcher.stored_fields(docnum), score if query.ranked else None)
+                         for docnum, score in best]
+                if found:
+                    readers = [leaf for leaf, _ in searcher.reader().leaf_readers()
+                               if leaf.doc_count_all()]
+                    fuzzy = frozenset(fuzzy_words(
+                        query, partial(self._segments.vocabulary, readers)))
+                else:
+                    fuzzy = None
         except READ_ERRORS as exc:
             self._damaged(exc)
             return SearchResults([], 0, True)
@@ -326,17 +346,10 @@ class SearchIndex:
             return {}
 
     def _fresh_searcher(self) -> Searcher:
-        """A searcher on the latest commit (search lock held).
-
-        Not ``Searcher.refresh()``: it reuses the reader of a segment that is
-        still there, with the deletions it had then, so deleted or replaced
-        notes would still be found (whoosh-reloaded 2.7.5).
-        """
-        if self._searcher is not None and not self._searcher.up_to_date():
-            self._searcher.close()
-            self._searcher = None
-        if self._searcher is None:
-            self._searcher = self._ix.searcher()
+        """A searcher on the latest commit (search lock held); see ``open_searcher``."""
+        if self._searcher is None or not self._searcher.up_to_date():
+            old, self._searcher = self._searcher, None
+            self._searcher = open_searcher(self._ix, old)
         return self._searcher
 
     def _damaged(self, exc: BaseException) -> None:
@@ -365,26 +378,11 @@ class SearchIndex:
                 log.exception("search index on_progress callback failed")
 
 
-def _collector(searcher: Searcher, query: ParsedQuery, limit: int | None) -> Collector:
-    """Best `limit` notes by score (or newest first), counting every match in one pass.
-
-    whoosh's default top-N collector skips blocks and "replaces" matchers that
-    cannot reach the top any more, which leaves the total wrong or makes it
-    re-run the query; so neither is used.
-    """
-    if query.ranked and limit is not None:
-        return TopCollector(limit=limit, usequality=False, replace=0)
-    if query.ranked:
-        return searcher.collector(limit=None)
-    return searcher.collector(limit=limit, sortedby="modified", reverse=True)
-
-
 def _hit(
     fields: dict[str, object], score: float | None, query: ParsedQuery, fuzzy: frozenset[str] | None
 ) -> SearchHit:
     body = str(fields.get("body", ""))
-    matches = match_ranges(body, query.terms, fuzzy)
-    snippet, snippet_matches = make_snippet(body, matches)
+    snippet, snippet_matches = snippet_for(body, query.terms, fuzzy)
     return SearchHit(
         note_id=str(fields["note_id"]),
         title=str(fields.get("title", "")),
@@ -394,6 +392,5 @@ def _hit(
         score=score,
         snippet=snippet,
         snippet_matches=snippet_matches,
-        body_matches=matches,
+        find_body_matches=partial(match_ranges, body, query.terms, fuzzy),
     )
-

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import math
 import pickle
+from bisect import bisect_left
+from collections.abc import Sequence
 from itertools import accumulate, repeat
 from operator import sub
 from weakref import WeakKeyDictionary
 
+from whoosh.codec.base import Automata
 from whoosh.formats import Positions
 from whoosh.matching import ListMatcher, Matcher, NullMatcher
 from whoosh.query import FuzzyTerm, Phrase, Prefix
 from whoosh.reading import IndexReader
 from whoosh.system import _INT_SIZE
 
+from crdt_store.search import postings
 from crdt_store.search.text import within_distance
 
 __all__ = ["FastFuzzy", "FastPhrase", "FastPrefix"]
@@ -50,7 +54,18 @@ def _matcher(docs: _Docs, boost: float) -> Matcher:
 
 
 class _Expanding:
-    """Mixin for prefix and fuzzy queries: the union of the expansions' postings."""
+    """Mixin for prefix and fuzzy queries: the union of the expansions' postings.
+
+    ``expand(vocabulary)`` finds the words in a sorted in-memory word list (the
+    bulk evaluator's path); ``expanded(reader)`` asks whoosh's term table.
+    """
+
+    def expand(self, vocabulary: Sequence[str]) -> list[str]:
+        """The words of the sorted `vocabulary` this query stands for (remembered for it)."""
+        memo = self.__dict__.get("_plait_expand")
+        if memo is None or memo[0] is not vocabulary:
+            memo = self.__dict__["_plait_expand"] = (vocabulary, self._expand(vocabulary))
+        return memo[1]
 
     def expanded(self, reader: IndexReader) -> list[str]:
         """The indexed words this query stands for in `reader`."""
@@ -63,18 +78,29 @@ class _Expanding:
     def _docs(self, reader: IndexReader) -> _Docs:
         found: set[int] = set()
         for word in self.expanded(reader):
-            found.update(reader.postings(self.fieldname, word).all_ids())
+            found.update(postings.read_ids(reader, self.fieldname, word))
         return sorted(found), None
 
+    def matches(self, reader: IndexReader) -> _Docs:
+        """The sorted note numbers of a segment reader that match (no weights: the boost)."""
+        return _cached(self, "docs", reader, self._docs)
+
     def estimate_size(self, ixreader):
-        return len(_cached(self, "docs", ixreader, self._docs)[0])
+        return len(self.matches(ixreader)[0])
 
     def matcher(self, searcher, context=None):
-        return _matcher(_cached(self, "docs", searcher.reader(), self._docs), self.boost)
+        return _matcher(self.matches(searcher.reader()), self.boost)
 
 
 class FastPrefix(_Expanding, Prefix):
     """Notes with a word starting with ``text``."""
+
+    def _expand(self, vocabulary: Sequence[str]) -> list[str]:
+        i = bisect_left(vocabulary, self.text)
+        j = i
+        while j < len(vocabulary) and vocabulary[j].startswith(self.text):
+            j += 1
+        return list(vocabulary[i:j])
 
 
 class FastFuzzy(_Expanding, FuzzyTerm):
@@ -91,6 +117,24 @@ class FastFuzzy(_Expanding, FuzzyTerm):
             if within_distance(word, self.text, self.maxdist):
                 yield term
 
+    def _expand(self, vocabulary: Sequence[str]) -> list[str]:
+        """whoosh's Levenshtein automaton walked over the list (as its term
+        readers walk their term table), then the distance checked again."""
+        dfa = Automata.levenshtein_dfa(self.text, self.maxdist, self.prefixlength)
+        found: list[str] = []
+        i = 0
+        match = dfa.next_valid_string(vocabulary[0]) if vocabulary else None
+        while match:
+            i = bisect_left(vocabulary, match, i)
+            if i == len(vocabulary):
+                break
+            word = vocabulary[i]
+            if word == match:
+                found.append(word)
+                word += "\0"
+            match = dfa.next_valid_string(word)
+        return [w for w in found if within_distance(w, self.text, self.maxdist)]
+
 
 class FastPhrase(Phrase):
     """Notes where ``words`` occur at consecutive positions (slop 1 only)."""
@@ -99,14 +143,25 @@ class FastPhrase(Phrase):
         fmt = reader.schema[self.fieldname].format
         if any((self.fieldname, w) not in reader for w in self.words):
             return [], None
-        postings = [dict(reader.postings(self.fieldname, w).all_items()) for w in self.words]
-        common = set.intersection(*map(set, sorted(postings, key=len)))
+        # The rarest word first: only blocks of the others that may hold its notes are read.
+        order = sorted(range(len(self.words)),
+                       key=lambda i: reader.doc_frequency(self.fieldname, self.words[i]))
+        found: list[dict[int, bytes]] = [{}] * len(self.words)
+        candidates: list[int] | None = None
+        for i in order:
+            docs, _, values = postings.read(reader, self.fieldname, self.words[i], weights=False,
+                                            values=True, only=candidates)
+            found[i] = dict(zip(docs, values))
+            candidates = sorted(found[i].keys() if candidates is None
+                                else found[i].keys() & set(candidates))
+            if not candidates:
+                return [], None
         ids: list[int] = []
         weights: list[float] = []
-        for doc in sorted(common):
-            starts = set(_positions(fmt, postings[0][doc]))  # where the phrase could start
-            for i in range(1, len(postings)):
-                starts = starts.intersection(map(sub, _positions(fmt, postings[i][doc]), repeat(i)))
+        for doc in candidates:
+            starts = set(_positions(fmt, found[0][doc]))  # where the phrase could start
+            for i in range(1, len(found)):
+                starts = starts.intersection(map(sub, _positions(fmt, found[i][doc]), repeat(i)))
                 if not starts:
                     break
             if starts:
@@ -114,11 +169,15 @@ class FastPhrase(Phrase):
                 weights.append(self.boost * (1.0 + math.log(len(starts))))
         return ids, weights
 
+    def matches(self, reader: IndexReader) -> _Docs:
+        """The sorted note numbers of a segment reader that match, and their weights."""
+        return _cached(self, "docs", reader, self._docs)
+
     def estimate_size(self, ixreader):
-        return len(_cached(self, "docs", ixreader, self._docs)[0])
+        return len(self.matches(ixreader)[0])
 
     def matcher(self, searcher, context=None):
-        return _matcher(_cached(self, "docs", searcher.reader(), self._docs), self.boost)
+        return _matcher(self.matches(searcher.reader()), self.boost)
 
 
 def _positions(fmt: object, value: bytes) -> list[int] | accumulate:

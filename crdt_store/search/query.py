@@ -18,11 +18,11 @@ that hold no letters or digits are ignored; a word that splits into several
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from whoosh.query import And, DateRange, Every, Not, Or, Query, Term
-from whoosh.reading import IndexReader
 
 from crdt_store.errors import PlaitError
 from crdt_store.markdown_text import tag_spans
@@ -87,14 +87,14 @@ class _Tok:
 _Node = tuple[Query | None, list[Highlight]]
 
 
-def fuzzy_words(query: ParsedQuery, reader: IndexReader) -> set[str]:
-    """The indexed body words within reach of the query's (not excluded) fuzzy terms."""
+def fuzzy_words(query: ParsedQuery, vocabulary: Callable[[str], Sequence[str]]) -> set[str]:
+    """The indexed body words within reach of the query's (not excluded) fuzzy terms;
+    `vocabulary(field)` gives the sorted words of a field."""
     wanted = {(t.words[0], t.maxdist) for t in query.terms if t.kind == "fuzzy"}
     words: set[str] = set()
     for q in query.query.leaves():
         if isinstance(q, FastFuzzy) and q.fieldname == "body" and (q.text, q.maxdist) in wanted:
-            for leaf, _ in reader.leaf_readers():
-                words.update(q.expanded(leaf))
+            words.update(q.expand(vocabulary("body")))
     return words
 
 

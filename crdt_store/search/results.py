@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 __all__ = ["SearchHit", "SearchResults"]
 
@@ -15,7 +17,8 @@ class SearchHit:
     collapsed, '…' where cut) around the first match; ``snippet_matches`` are the
     matched terms inside it and ``body_matches`` all matches in the indexed body,
     as code-point ``(start, end)`` ranges (``highlight.to_utf16`` converts them
-    for Qt).  ``score`` is None when results are sorted by date.
+    for Qt).  ``body_matches`` is worked out on first use: most hits are only
+    listed.  ``score`` is None when results are sorted by date.
     """
 
     note_id: str
@@ -26,7 +29,11 @@ class SearchHit:
     score: float | None
     snippet: str
     snippet_matches: list[tuple[int, int]]
-    body_matches: list[tuple[int, int]]
+    find_body_matches: Callable[[], list[tuple[int, int]]] = field(repr=False, compare=False)
+
+    @cached_property
+    def body_matches(self) -> list[tuple[int, int]]:
+        return self.find_body_matches()
 
 
 @dataclass(frozen=True)

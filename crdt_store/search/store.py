@@ -11,13 +11,15 @@ import logging
 import pickle
 import shutil
 import struct
+import time
 import zlib
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError, FileIndex
-from whoosh.reading import IndexReader, SegmentReader
+from whoosh.reading import EmptyReader, IndexReader, MultiReader, SegmentReader
+from whoosh.searching import Searcher
 
 from crdt_store.search.schema import INDEX_NAME, SCHEMA
 
@@ -27,6 +29,7 @@ __all__ = [
     "READ_ERRORS",
     "merge_policy",
     "open_index",
+    "open_searcher",
     "read_versions",
     "segments_to_merge",
 ]
@@ -43,6 +46,7 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError,
     whoosh_index.IndexError, AssertionError, KeyError, ValueError, TypeError,
     AttributeError, IndexError, ImportError, UnicodeDecodeError, MemoryError,
+    OverflowError,  # a garbled pickle frame length
 )
 
 
@@ -101,6 +105,48 @@ def open_index(directory: Path) -> tuple[FileIndex, str | None]:
         log.warning("recreating the search index in %s: %s", directory, reason)
     _clear(directory)
     return FileIndex.create(storage, SCHEMA, INDEX_NAME), reason
+
+
+def open_searcher(ix: FileIndex, old: Searcher | None) -> Searcher:
+    """A searcher on the latest commit that keeps the readers of `old` whose segment
+    is still there with the same deletions, and closes the others; `old` must not
+    be used afterwards.  (Opening a reader costs about 3 ms per 1,000 notes.)
+
+    Not ``Searcher.refresh()``: whoosh-reloaded 2.7.5 reuses the reader of a
+    segment that is still there with the deletions it had then, so deleted or
+    replaced notes would still be found.  A segment's deletions only grow, so
+    an unchanged count means unchanged deletions.
+    """
+    for attempt in range(10):
+        try:
+            info = ix._read_toc()
+            break
+        except OSError:  # a writer replaced a file as it was being read
+            if attempt == 9:
+                raise
+            time.sleep(0.05)
+    kept: dict[tuple[str, int], IndexReader] = {}
+    if old is not None:
+        for reader, _ in old.reader().leaf_readers():
+            if reader.segment() is not None:
+                kept[(reader.segment().segment_id(), reader.segment().deleted_count())] = reader
+    readers: list[IndexReader] = []
+    try:
+        for segment in info.segments:
+            reader = kept.pop((segment.segment_id(), segment.deleted_count()), None)
+            if reader is None:
+                reader = SegmentReader(ix.storage, info.schema, segment, generation=info.generation)
+            readers.append(reader)
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
+    finally:
+        for reader in kept.values():
+            reader.close()
+    if not readers:
+        return Searcher(EmptyReader(info.schema), fromindex=ix)
+    return Searcher(MultiReader(readers, generation=info.generation), fromindex=ix)
 
 
 def segments_to_merge(sizes: list[int], budget: int | None) -> list[int]:

@@ -1,13 +1,14 @@
 """Run the benchmarks and print their tables:
-`python -m tests.benchmarks [store|gui|sync] [--limit N] [--load-seconds S]`."""
+`python -m tests.benchmarks [store|gui|search|sync] [--limit N] [--load-seconds S]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from . import bench_gui, bench_store, bench_sync
+from . import bench_gui, bench_search, bench_store, bench_sync
 
-SUITES = {"store": bench_store.main, "gui": bench_gui.main, "sync": bench_sync.main}
+SUITES = {"store": bench_store.main, "gui": bench_gui.main, "search": bench_search.main,
+          "sync": bench_sync.main}
 
 
 def main() -> None:
@@ -15,8 +16,9 @@ def main() -> None:
     parser.add_argument("suites", nargs="*", metavar="SUITE",
                         help=f"which to run: {', '.join(SUITES)} (default: all)")
     parser.add_argument("--limit", type=int, default=None,
-                        help="a quick look: replay only the first N transactions; the sync "
-                             "suite also caps its notes, keystrokes and round trips at N")
+                        help="a quick look: store replays the first N transactions, gui times N "
+                             "events, search uses one corpus of N notes, sync caps its notes, "
+                             "keystrokes and round trips at N")
     parser.add_argument("--load-seconds", type=float, default=None,
                         help="sync suite: seconds of relay load (default 60, or 5 with --limit)")
     args = parser.parse_args()
