@@ -114,3 +114,9 @@ def test_snippet_for_long_bodies_equals_matching_the_whole_body(seed: int) -> No
         terms = parse_query(query, now=0).terms
         whole = make_snippet(body, match_ranges(body, terms))
         assert snippet_for(body, terms) == whole, query
+
+
+def test_a_term_that_folds_to_nothing_does_not_hang_highlighting() -> None:
+    """Regression: a lone combining accent once made the matcher loop forever."""
+    query = parse_query("a .. å OR a \u0301", now=0.0)
+    assert match_ranges("a b å c", query.terms) == [(0, 1), (4, 5)]

@@ -201,12 +201,14 @@ def _fuzzy_hits(folded: str, terms: tuple[Highlight, ...], known: Collection[str
 def _search(folded: str, pattern: re.Pattern[str]) -> Iterable[Range]:
     """Matches of `pattern` that start a word."""
     pos = 0
-    while m := pattern.search(folded, pos):
-        if _starts_word(folded, m.start()):
+    while (m := pattern.search(folded, pos)) is not None:
+        if m.end() > m.start() and _starts_word(folded, m.start()):
             yield m.span()
             pos = m.end()
-        else:
+        else:  # not at a word start, or empty (a term that folds to nothing): move on
             pos = m.start() + 1
+        if pos > len(folded):
+            return
 
 
 def snippet_for(
