@@ -57,6 +57,18 @@ def stamp_from_json(data: object) -> EditStamp | None:
     return EditStamp(client, counts[0], counts[1], MappingProxyType(vector))
 
 
+def vector_from_json(data: object) -> dict[int, int] | None:
+    """A version vector {client: count} from untrusted JSON, or None if malformed."""
+    if not isinstance(data, dict) or len(data) > 10_000:
+        return None
+    vector = {}
+    for key, value in data.items():
+        if not (isinstance(key, str) and key.isdigit() and _count(value)):
+            return None
+        vector[int(key)] = value
+    return vector
+
+
 def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
@@ -89,10 +101,16 @@ class DocumentClocks:
 
     def integrate(self, doc_id: str, stamp: EditStamp) -> None:
         """A collaborator's change was merged here."""
+        self.merge(doc_id, {stamp.client: stamp.last})
+
+    def merge(self, doc_id: str, clock: Mapping[int, int]) -> None:
+        """Counts now known to be integrated here: a whole document from a peer brings
+        every edit its sender had (its clock)."""
         vector = self.vector(doc_id)
-        if stamp.last > vector.get(stamp.client, 0):
-            vector[stamp.client] = stamp.last
-            self.dirty.add(doc_id)
+        for client, count in clock.items():
+            if count > vector.get(client, 0):
+                vector[client] = count
+                self.dirty.add(doc_id)
 
     def take_dirty(self) -> list[tuple[str, str]]:
         """(doc_id, JSON) of every vector changed since the last call."""

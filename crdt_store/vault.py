@@ -521,6 +521,7 @@ class Vault:
         made_on: bytes = b"\x00",
         initiator: Hashable | None = None,
         stamp: EditStamp | None = None,
+        clock: dict[int, int] | None = None,
     ) -> ChangeEvent | None:
         """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
         nothing when the bytes are not a valid update. Returns the published event, or
@@ -552,6 +553,8 @@ class Vault:
         loaded.base_state = loaded.doc.get_state()
         if stamp is not None:
             self._clocks.integrate(doc_id, stamp)
+        if clock:  # a whole document: it holds every edit its sender had integrated
+            self._clocks.merge(doc_id, clock)
         self._stamp = stamp
         if not self._remote_changed:
             return None

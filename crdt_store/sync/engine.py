@@ -77,6 +77,7 @@ class _Outgoing:
     wall_time: float = 0.0
     state: bytes = b"\x00"  # the document's state vector after the last of them
     stamp: EditStamp | None = None  # covers every change gathered (None: not an edit)
+    clock: dict[int, int] | None = None  # whole documents: the edit clock they carry
 
 
 @dataclass
@@ -363,7 +364,8 @@ class SyncEngine:
         update = self.vault.encode_state(doc_id, since, keep_loaded=False)
         self._call(self._queue_local, notebook_id, doc_id, kind.value, update,
                    since or b"\x00", time.time(), get_state(update) if since is None
-                   else self.vault.encode_state_vector(doc_id))
+                   else self.vault.encode_state_vector(doc_id), None,
+                   self.vault.edit_clock(doc_id))
 
     def _reconcile(self, sent_states: dict[str, dict[str, bytes]]) -> None:
         """Start-up and sharing: send every document holding edits made here that were
@@ -421,6 +423,7 @@ class SyncEngine:
                 meta.doc_id, kind, opened.update,
                 author=Author(meta.device, meta.client, meta.name),
                 wall_time=meta.time, made_on=meta.made_on, initiator=self, stamp=meta.stamp,
+                clock=meta.clock,
             )
         except CorruptUpdateError as exc:
             return str(exc)
@@ -604,7 +607,7 @@ class SyncEngine:
 
     def _queue_local(self, notebook_id: str, doc_id: str, kind: str, update: bytes,
                      made_on: bytes, wall_time: float, state: bytes,
-                     stamp: EditStamp | None = None) -> None:
+                     stamp: EditStamp | None = None, clock: dict[int, int] | None = None) -> None:
         key = (notebook_id, doc_id)
         pending = self._outgoing.get(key)
         if pending is None:
@@ -618,6 +621,11 @@ class SyncEngine:
         pending.updates.append(update)
         pending.wall_time = wall_time
         pending.state = state
+        if clock:
+            merged = dict(pending.clock or {})
+            for client, count in clock.items():
+                merged[client] = max(count, merged.get(client, 0))
+            pending.clock = merged
         if len(pending.updates) >= MAX_BATCH_UPDATES:  # merging grows faster than linearly
             self._due(key)
 
@@ -654,7 +662,7 @@ class SyncEngine:
         meta = UpdateMeta(doc_id=pending.doc_id, kind=pending.kind, client=self._author.client_id,
                           device=self._author.device_id, name=self._author.name,
                           time=pending.wall_time, made_on=pending.made_on, n=self._counter,
-                          stamp=pending.stamp)
+                          stamp=pending.stamp, clock=pending.clock)
         envelope = seal_update(nb_key, pending.notebook_id, device, meta, update)
         env_id = envelope_id(envelope)
         relays = self._notebooks.get(pending.notebook_id, ())

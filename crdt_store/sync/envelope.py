@@ -29,7 +29,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
-from crdt_store.edit_clock import EditStamp, stamp_from_json
+from crdt_store.edit_clock import EditStamp, stamp_from_json, vector_from_json
 from crdt_store.errors import PlaitError
 from crdt_store.sync.keymaterial import DeviceKey, NotebookKey
 
@@ -97,6 +97,7 @@ class UpdateMeta:
     made_on: bytes
     n: int
     stamp: EditStamp | None = None  # which edit, and what its author had seen (optional)
+    clock: dict[int, int] | None = None  # a whole document: its sender's edit clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,8 @@ def seal_update(key: NotebookKey, notebook_id: str, device_key: DeviceKey,
               **_author_fields(meta), "made_on": _b64(meta.made_on)}
     if meta.stamp is not None:
         header["stamp"] = meta.stamp.to_json()
+    if meta.clock:
+        header["clock"] = {str(c): n for c, n in meta.clock.items()}
     return _seal(key, notebook_id, device_key, header, _as_bytes(update, "update"))
 
 
@@ -309,7 +312,7 @@ def _parse_header(header: object) -> tuple[EnvelopeType, UpdateMeta | SnapshotMe
     if stamp is not None and stamp.client != client:
         raise EnvelopeError("bad_payload", "Payload header 'stamp' names another client.")
     return "update", UpdateMeta(doc_id, kind, client, device, name, float(time), made_on, n,
-                                stamp)
+                                stamp, vector_from_json(header.get("clock")))
 
 
 def _check_doc(doc_id: object, kind: object, seen: set[str]) -> None:

@@ -1,0 +1,120 @@
+"""Close-merge detection on real vaults syncing through a real relay."""
+
+from __future__ import annotations
+
+from crdt_store.review import CloseMerge, Detector
+from crdt_store.sync.invite import parse_invite
+from crdt_store.unicode_offsets import TextOp
+
+pytest_plugins = ["tests.relay_fixtures"]
+
+
+class Watched:
+    """A device with a detector on its vault, recording the flags it raises."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+        self.flags: list[CloseMerge] = []
+        vault = device.vault
+        self.detector = Detector(self.flags.append, text_of=vault.note_text)
+        vault.subscribe(self.detector.on_change)
+
+
+def pair(devices, relay, text: str, names=("Ada", "Bo")):
+    ada, bo = Watched(devices.add(names[0])), Watched(devices.add(names[1]))
+    a, b = ada.device, bo.device
+    nb = a.vault.create_notebook("Shared")
+    note = a.vault.create_note(nb, text)
+    b.engine.join(parse_invite(a.engine.share(nb, (relay.url,)).link()))
+    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
+                              and b.vault.note_text(note) == text)
+    devices.settle()
+    return ada, bo, note
+
+
+
+
+def concurrently(devices, relay, note, *edits) -> None:
+    """The edits are made while the relay is down; then wait until all devices agree."""
+    before = edits[0][0].device.vault.note_text(note)
+    relay.stop()
+    for watched, ops in edits:
+        watched.device.vault.edit(note, ops)
+    relay.start()
+    vaults = [d.vault for d in devices.devices]
+    assert devices.pump_until(lambda: len({v.note_text(note) for v in vaults}) == 1
+                              and all(v.note_text(note) != before for v in vaults), timeout=30)
+    devices.settle(timeout=30)
+
+
+def test_the_same_word_replaced_on_two_devices_is_flagged_on_both(devices, relay):
+    ada, bo, note = pair(devices, relay, "The car is purple today.\n")
+    at = "The car is ".__len__()
+    concurrently(devices, relay, note, (ada, [TextOp(at, 6, "mauve")]),
+                 (bo, [TextOp(at, 6, "violet")]))
+    merged = ada.device.vault.note_text(note)
+    assert merged in ("The car is mauveviolet today.\n", "The car is violetmauve today.\n")
+    for watched, mine, theirs in ((ada, "mauve", "violet"), (bo, "violet", "mauve")):
+        assert len(watched.flags) == 1, watched.flags
+        flag = watched.flags[0]
+        assert {flag.earlier.inserted, flag.arrived.inserted} == {"mauve", "violet"}
+        assert flag.earlier.local and not flag.arrived.local
+        assert flag.earlier.inserted == mine and flag.arrived.inserted == theirs
+        assert merged[flag.start:flag.end] in ("mauveviolet", "violetmauve")
+        assert not flag.own_devices
+
+
+def test_concurrent_edits_10_apart_are_flagged_and_500_apart_are_not(devices, relay):
+    line = "word " * 120 + "\n"
+    ada, bo, note = pair(devices, relay, line)
+    concurrently(devices, relay, note, (ada, [TextOp(0, 0, "A")]), (bo, [TextOp(10, 0, "B")]))
+    assert len(ada.flags) == 1 and len(bo.flags) == 1
+    concurrently(devices, relay, note, (ada, [TextOp(5, 0, "x")]), (bo, [TextOp(505, 0, "y")]))
+    assert len(ada.flags) == 1 and len(bo.flags) == 1  # nothing new
+
+
+def test_sequential_edits_close_together_are_not_flagged(devices, relay):
+    ada, bo, note = pair(devices, relay, "alpha beta gamma\n")
+    ada.device.vault.edit(note, [TextOp(6, 4, "BETA")])
+    assert devices.pump_until(lambda: "BETA" in bo.device.vault.note_text(note))
+    bo.device.vault.edit(note, [TextOp(6, 4, "Beta")])  # Bo had seen Ada's edit
+    assert devices.pump_until(lambda: "Beta" in ada.device.vault.note_text(note))
+    devices.settle()
+    assert ada.flags == [] and bo.flags == []
+
+
+def test_a_concurrent_delete_and_edit_of_the_same_text_is_flagged(devices, relay):
+    ada, bo, note = pair(devices, relay, "the quick brown fox\n")
+    concurrently(devices, relay, note, (ada, [TextOp(4, 6, "")]),  # deletes "quick "
+                 (bo, [TextOp(4, 5, "slow")]))  # rewrites "quick"
+    assert len(ada.flags) == 1 and len(bo.flags) == 1
+    deletion = ada.flags[0].earlier
+    assert deletion.deleted == "quick " and deletion.start == deletion.end
+
+
+def test_edits_on_different_lines_are_not_flagged(devices, relay):
+    ada, bo, note = pair(devices, relay, "- milk\n- eggs\n")
+    concurrently(devices, relay, note, (ada, [TextOp(6, 0, " (oat)")]),
+                 (bo, [TextOp(8, 0, "six ")]))
+    assert ada.flags == [] and bo.flags == []
+
+
+def test_non_ascii_text_and_three_devices(devices, relay):
+    ada, bo, note = pair(devices, relay, "Café ☕ 日本語のテキスト 😀 שלום\n")
+    cy = Watched(devices.add("Cy"))
+    nb = ada.device.vault.notebook_of(note)
+    cy.device.engine.join(parse_invite(ada.device.engine.share(nb, ()).link()))
+    assert devices.pump_until(lambda: cy.device.vault.document_kind(note) is not None
+                              and cy.device.vault.note_text(note).startswith("Café"))
+    devices.settle()
+    text = ada.device.vault.note_text(note)
+    at = text.index("日本語")
+    concurrently(devices, relay, note, (ada, [TextOp(at, 3, "中文")]),
+                 (bo, [TextOp(at + 3, 0, "🙂")]))
+    assert len(cy.flags) == 1  # a third device sees the two collaborators' edits collide
+    flag = cy.flags[0]
+    assert {flag.earlier.name, flag.arrived.name} == {"Ada", "Bo"}
+    assert not flag.earlier.local and not flag.arrived.local
+    merged = cy.device.vault.note_text(note)
+    assert "🙂" in merged[flag.start:flag.end]  # where the two edits met
+    assert "中文" in flag.merged  # shown with the text around it
