@@ -162,6 +162,7 @@ def test_tampered_forged_wrongly_keyed_and_replayed_envelopes_are_rejected(devic
     join(devices, b, link)
     assert devices.pump_until(lambda: text_of(b, note) == "intact\n")
     devices.settle()
+    b.vault.flush()
     rows_before = b.vault.info().update_rows
 
     key, device = a.engine.key_for_sharing(nb), a.engine.device_key()
@@ -200,6 +201,7 @@ def test_tampered_forged_wrongly_keyed_and_replayed_envelopes_are_rejected(devic
     assert "signature" in problems and "key" in problems
     devices.settle()
     assert text_of(b, note) == "intact\n"
+    b.vault.flush()
     assert b.vault.info().update_rows == rows_before
 
     # A genuine envelope applies once; the same bytes again, through the other relay,
@@ -207,9 +209,11 @@ def test_tampered_forged_wrongly_keyed_and_replayed_envelopes_are_rejected(devic
     run(inject(relay.url, [genuine]))
     assert devices.pump_until(lambda: "INJECTED" in (text_of(b, note) or ""))
     devices.settle()
+    b.vault.flush()
     rows_after_genuine = b.vault.info().update_rows
     seq = run(inject(second.url, [genuine]))
     assert devices.pump_until(lambda: b.engine.received_upto(second.url, nb) >= seq)
+    b.vault.flush()
     assert b.vault.info().update_rows == rows_after_genuine
     assert text_of(b, note).count("INJECTED") == 1
 
@@ -288,3 +292,21 @@ def test_edit_stamps_travel_with_envelopes_and_tell_concurrent_from_sequential(d
     assert theirs_at_a.client == b.vault.author.client_id and theirs_at_a.last == mine_b.last
     assert theirs_at_a.concurrent_with(mine_a)
     assert a.vault.edit_clock(note) == b.vault.edit_clock(note)
+
+
+def test_an_edit_made_before_the_note_is_placed_still_reaches_the_others(devices, relay):
+    from crdt_store.events import DocKind
+
+    a, b = devices.add("A"), devices.add("B")
+    nb, _ids, link = share(devices, a, [relay.url])
+    join(devices, b, link)
+    devices.settle()
+    relay.stop()
+    note = a.vault.create_note(nb, "new note\n")  # its catalog entry waits for the relay
+    b.vault.apply_remote_update(note, DocKind.NOTE, a.vault.encode_state(note),
+                                author=a.vault.author, wall_time=0.0)  # the note came early
+    assert b.vault.notebook_of(note) is None
+    b.vault.append_text(note, "edited by B before it had a notebook\n")
+    relay.start()
+    assert devices.pump_until(lambda: "edited by B" in (text_of(a, note) or ""), timeout=30)
+    assert devices.pump_until(lambda: text_of(a, note) == text_of(b, note))

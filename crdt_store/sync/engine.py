@@ -105,6 +105,7 @@ class SyncEngine:
         self._author: Author = vault.author
         self._shared: dict[str, tuple[str, ...]] = {}  # the owner thread's copy
         self._sent_docs: dict[str, set[str]] = {}  # owner: documents outboxed per notebook
+        self._unplaced: set[str] = set()  # owner: notes edited here before being placed
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -216,6 +217,10 @@ class SyncEngine:
             "cursors": dict(self._cursors), "heads": dict(self._heads),
             "incoming": {k: [(i.seq, i.ticket) for i in q] for k, q in self._incoming.items()},
             "durable": self.vault.durable_ticket, "in_flight": self._in_flight,
+            "unacked": {u: len(ids) for u, ids in self._unacked.items()},
+            "sealing": len(self._sealing), "counter": self._counter,
+            "link_queue": {u: (len(l._queue), len(l._unacked), sorted(l.opened))
+                           for u, l in self._links.items()},
             "to_apply": len(self._to_apply), "outgoing": list(self._outgoing),
             "links": {u: (l.connected, sorted(l.caught_up), l.error) for u, l in self._links.items()},
         }
@@ -321,7 +326,13 @@ class SyncEngine:
     def _on_change(self, event: ChangeEvent) -> None:
         kind = event.kind
         notebook_id = event.doc_id if kind is DocKind.CATALOG else self.vault.notebook_of(event.doc_id)
-        if notebook_id is None or notebook_id not in self._shared:
+        if notebook_id is None:
+            if event.origin.source is Source.LOCAL and self._shared:
+                # A note whose catalog entry has not arrived yet: which notebook (and
+                # key) it belongs to is unknown, so it goes out whole once it is placed.
+                self._unplaced.add(event.doc_id)
+            return
+        if notebook_id not in self._shared:
             return
         local = event.origin.source is Source.LOCAL
         if local:
@@ -338,8 +349,10 @@ class SyncEngine:
         sent.add(notebook_id)
         for note_id in self.vault.notes_in(notebook_id):
             if note_id not in sent:
-                sent.add(note_id)  # a note someone else placed arrives on its own
-                if local and self.vault.document_kind(note_id) is DocKind.NOTE:
+                sent.add(note_id)  # a note someone else placed arrives on its own ...
+                edited = note_id in self._unplaced  # ... unless it was edited here meanwhile
+                self._unplaced.discard(note_id)
+                if (local or edited) and self.vault.document_kind(note_id) is DocKind.NOTE:
                     self._send_whole(notebook_id, note_id, DocKind.NOTE)
         sharing = self.vault.sharing(notebook_id)
         if not set(sharing.relays) <= set(self._shared[notebook_id]):
@@ -375,8 +388,8 @@ class SyncEngine:
         for notebook_id, sent in sent_states.items():
             states = self.vault.document_states(notebook_id)
             self._sent_docs[notebook_id] = set(states) | set(self.vault.notes_in(notebook_id))
-            todo = []
-            for doc_id, state in states.items():
+            todo = []  # the catalog first, so members place the notes as they arrive
+            for doc_id, state in sorted(states.items(), key=lambda item: item[0] != notebook_id):
                 before = sent.get(doc_id)
                 have, outboxed = decode_state_vector(state), decode_state_vector(before or b"\x00")
                 if any(have.get(c, 0) > outboxed.get(c, 0) for c in own):

@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import logging
 import random
-import time
 from collections import deque
 from typing import Protocol
 
@@ -25,7 +24,6 @@ MAX_FRAME = 64 * 1024 * 1024
 DEFAULT_MAX_ENVELOPE = 1024 * 1024
 HELLO_TIMEOUT = 10.0
 MIN_BACKOFF, MAX_BACKOFF = 0.5, 60.0
-STABLE_SESSION = 5.0  # a session this long resets the backoff
 PUT_WINDOW = 64  # envelopes sent and not yet acknowledged, per connection
 PACE = 0.8  # share of the relay's advertised rate limits this client uses
 
@@ -75,12 +73,14 @@ class RelayLink:
         self._bytes: TokenBucket | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._welcomed = False  # the current or last session got a WELCOME ...
+        self._faulted = False  # ... and ended without the relay objecting
 
     async def run(self) -> None:
         backoff = MIN_BACKOFF
         while not self._stopping:
             self.attempts += 1
-            started = time.monotonic()
+            self._welcomed = self._faulted = False
             try:
                 async with connect(self.url, max_size=MAX_FRAME, open_timeout=10,
                                    ping_interval=20, ping_timeout=20) as ws:
@@ -88,8 +88,11 @@ class RelayLink:
                     await self._session(ws)
             except asyncio.CancelledError:
                 raise
-            except (OSError, TimeoutError, InvalidURI, WebSocketException,
-                    RelayProtocolError) as exc:
+            except RelayProtocolError as exc:
+                self._faulted = True  # the relay objected: back off as usual
+                self.error = _describe(exc)
+                log.info("relay %s: %s", self.url, self.error)
+            except (OSError, TimeoutError, InvalidURI, WebSocketException) as exc:
                 self.error = _describe(exc)
                 log.info("relay %s: %s", self.url, self.error)
             finally:
@@ -102,8 +105,8 @@ class RelayLink:
                 self.handler.on_link_state(self.url)
             if self._stopping:
                 break
-            if self.connected_for(started) > STABLE_SESSION:
-                backoff = MIN_BACKOFF
+            if self._welcomed and not self._faulted:
+                backoff = MIN_BACKOFF  # the relay was there and happy: try again soon
             await self._pause(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, MAX_BACKOFF)
 
@@ -135,7 +138,7 @@ class RelayLink:
         self._frames = _bucket(welcome.header.get("frames_per_second"))
         self._bytes = _bucket(welcome.header.get("bytes_per_second"), welcome["max_frame"])
         self.connected = True
-        self._connected_at = time.monotonic()
+        self._welcomed = True
         self.error = None
         self.handler.on_link_state(self.url)
         for notebook_id in self.handler.notebooks_for(self.url):
@@ -146,11 +149,6 @@ class RelayLink:
                 self._dispatch(self._frame(message))
         finally:
             sender.cancel()
-
-    def connected_for(self, started: float) -> float:
-        """How long the last session lasted after its WELCOME (0 if it never got one)."""
-        at = getattr(self, "_connected_at", None)
-        return 0.0 if at is None or at < started else time.monotonic() - at
 
     async def _send_queued(self, ws: ClientConnection) -> None:
         """Send queued PUTs: at most PUT_WINDOW unacknowledged, paced below the relay's
@@ -201,6 +199,8 @@ class RelayLink:
             h.on_caught_up(self.url, frame["notebook"], frame["seq"])
         elif t is FrameType.ERROR:
             notebook_id = frame["notebook"]
+            if frame["code"] in ("rate_limited", "bad_frame", "too_large", "protocol_version"):
+                self._faulted = True
             if frame["code"] == "unauthorized" and notebook_id is not None:
                 self.opened.discard(notebook_id)
                 self.denied[notebook_id] = frame["message"]
