@@ -44,16 +44,11 @@ def stamp_from_json(data: object) -> EditStamp | None:
     """A stamp from untrusted JSON, or None if it is missing or malformed."""
     if not isinstance(data, dict):
         return None
-    client, counts, seen = data.get("client"), data.get("counts"), data.get("seen")
+    client, counts = data.get("client"), data.get("counts")
+    vector = vector_from_json(data.get("seen"))
     if (not _count(client) or not isinstance(counts, list) or len(counts) != 2
-            or not all(_count(n) for n in counts) or counts[0] > counts[1]
-            or not isinstance(seen, dict) or len(seen) > 10_000):
+            or not all(_count(n) for n in counts) or counts[0] > counts[1] or vector is None):
         return None
-    vector = {}
-    for key, value in seen.items():
-        if not (isinstance(key, str) and key.isdigit() and _count(value)):
-            return None
-        vector[int(key)] = value
     return EditStamp(client, counts[0], counts[1], MappingProxyType(vector))
 
 
