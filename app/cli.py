@@ -19,6 +19,7 @@ from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.markdown_io import export_vault, import_folder
 from crdt_store.vault import Vault
 
+from .cli_review import add_commands as add_review_commands
 from .cli_sync import add_commands as add_sync_commands
 from .paths import default_vault_path
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_import, writes=True)
 
     add_sync_commands(sub)
+    add_review_commands(sub)
     return parser
 
 

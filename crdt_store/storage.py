@@ -32,7 +32,7 @@ from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "plait.sqlite3"
 
 SCHEMA = """
@@ -96,6 +96,13 @@ CREATE TABLE IF NOT EXISTS note_index (
 );
 CREATE TABLE IF NOT EXISTS imports (source_key TEXT PRIMARY KEY, note_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS edit_clocks (doc_id TEXT PRIMARY KEY, clock TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS review_flags (
+    flag_id TEXT PRIMARY KEY,
+    note_id TEXT NOT NULL,
+    detected REAL NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL
+);
 """
 
 
@@ -175,6 +182,10 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         if version < 3:  # edit stamps (crdt_store/edit_clock.py), for the review panel
             conn.execute("CREATE TABLE IF NOT EXISTS edit_clocks "
                          "(doc_id TEXT PRIMARY KEY, clock TEXT NOT NULL)")
+        if version < 4:  # review flags (crdt_store/review)
+            conn.execute("CREATE TABLE IF NOT EXISTS review_flags (flag_id TEXT PRIMARY KEY, "
+                         "note_id TEXT NOT NULL, detected REAL NOT NULL, state TEXT NOT NULL, "
+                         "data TEXT NOT NULL)")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                      (str(SCHEMA_VERSION),))
     except BaseException:

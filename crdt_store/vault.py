@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Hashable, Iterable
@@ -39,6 +39,8 @@ from .identity import Author, decide_identity, vault_fingerprint
 from .model import NotebookInfo, NoteFlags, NoteSummary
 from .note_index import NoteList
 from .search import SearchIndex, SearchResults
+from .review.detector import CloseMerge, Detector
+from .review.flags import FLAGS_SQL, REVIEWED, ReviewFlag, flag_from_row, save_flag, set_state
 from .search_feed import AUTHORS_SQL, SearchFeed
 from .sharing import Member, Sharing, add_relays, read_sharing, set_member
 from .statevector import made_on_for_local
@@ -139,12 +141,16 @@ class Vault:
             self._seen_authors: dict[str, set[str]] = {}
             self._stored_authors: dict[str, set[str]] = {}  # cache of AUTHORS_SQL
             self._names: dict[str, str] | None = None  # cache of _notebook_names
+            self._new_flags: list[ReviewFlag] = []  # raised this session
+            self._marked: set[str] = set()  # marked reviewed this session
             self._list = NoteList(self._storage, self._snapshot, self._placement, read_only,
                                   on_summary=self._feed_search)
             self._load_catalogs()
             if not read_only:
                 if search:
                     self._open_search(db_path)
+                self._review = Detector(self._on_close_merge, text_of=self.note_text)
+                self.subscribe(self._review.on_change)
                 self._list.reconcile()
                 if self._search is not None:
                     self._storage.flush(timeout=None)  # the reconcile reads committed rows
@@ -263,6 +269,31 @@ class Vault:
         if self._search is not None:
             self.refresh_index()
             self._search.wait(timeout)
+
+    # ---- review ------------------------------------------------------------------------
+
+    def _on_close_merge(self, merge: CloseMerge) -> None:
+        flag = ReviewFlag.from_merge(merge)
+        self._new_flags.append(flag)
+        self._storage.submit(partial(save_flag, flag=flag))
+
+    def review_flags(self) -> list[ReviewFlag]:
+        """Concurrent edits merged close together, newest first (never waits on disk for
+        flags raised moments ago)."""
+        stored = [flag_from_row(row) for row in self._storage.query(FLAGS_SQL)]
+        known = {f.flag_id for f in stored}
+        fresh = [f for f in self._new_flags if f.flag_id not in known]
+        flags = [replace(f, state=REVIEWED) if f.flag_id in self._marked else f
+                 for f in fresh + stored]
+        return sorted(flags, key=lambda f: f.detected, reverse=True)
+
+    def mark_reviewed(self, flag_id: str) -> None:
+        """Looks good: the flag stays, marked reviewed."""
+        self._require_writable()
+        if not any(f.flag_id == flag_id for f in self.review_flags()):
+            raise PlaitError(f"There is no review flag with id {flag_id}.")
+        self._marked.add(flag_id)
+        self._storage.submit(partial(set_state, flag_id=flag_id, state=REVIEWED))
 
     # ---- identity ----------------------------------------------------------------------
 

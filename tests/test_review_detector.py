@@ -118,3 +118,40 @@ def test_non_ascii_text_and_three_devices(devices, relay):
     merged = cy.device.vault.note_text(note)
     assert "🙂" in merged[flag.start:flag.end]  # where the two edits met
     assert "中文" in flag.merged  # shown with the text around it
+
+
+def test_flags_are_kept_in_the_vault_survive_a_restart_and_can_be_marked_reviewed(
+        devices, relay, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    ada, bo, note = pair(devices, relay, "Meet at noon on Friday.\n")
+    at = "Meet at ".__len__()
+    concurrently(devices, relay, note, (ada, [TextOp(at, 4, "ten")]),
+                 (bo, [TextOp(at, 4, "one")]))
+    flags = ada.device.vault.review_flags()
+    assert len(flags) == 1 and flags[0].state == "new" and flags[0].note_id == note
+    assert {flags[0].earlier.inserted, flags[0].arrived.inserted} == {"ten", "one"}
+
+    devices.reopen(ada.device)
+    again = ada.device.vault.review_flags()
+    assert [f.flag_id for f in again] == [flags[0].flag_id]  # kept across the restart
+    path = ada.device.path
+    ada.device.close()
+
+    env = {**os.environ, "PLAIT_VAULT": str(path)}
+    listed = subprocess.run([sys.executable, "-m", "app.cli", "review", "--json"], env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    [shown] = json.loads(listed.stdout)
+    assert shown["id"] == flags[0].flag_id and shown["state"] == "new"
+    assert {s["author"] for s in shown["sides"]} == {"Ada", "Bo"}
+    subprocess.run([sys.executable, "-m", "app.cli", "review", "--mark-reviewed",
+                    shown["id"][:8]], env=env, capture_output=True, timeout=60, check=True)
+    after = subprocess.run([sys.executable, "-m", "app.cli", "review"], env=env,
+                           capture_output=True, text=True, timeout=60, check=True)
+    assert after.stdout.strip() == "Nothing to review."
+    with_all = subprocess.run([sys.executable, "-m", "app.cli", "review", "--all"], env=env,
+                              capture_output=True, text=True, timeout=60, check=True)
+    assert "reviewed" in with_all.stdout and "Ada (this device) and Bo" in with_all.stdout

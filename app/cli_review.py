@@ -1,0 +1,57 @@
+"""`plait review`: the close merges waiting for a person to look at them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from crdt_store.errors import PlaitError
+from crdt_store.review.flags import NEW
+from crdt_store.vault import Vault
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("review", help="concurrent edits merged close together, to check")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="include flags already reviewed")
+    p.add_argument("--mark-reviewed", metavar="ID", help="mark a flag reviewed (looks good)")
+    p.set_defaults(run=cmd_review, writes=True)
+
+
+def cmd_review(vault: Vault, args: argparse.Namespace) -> int:
+    if args.mark_reviewed:
+        matches = [f for f in vault.review_flags() if f.flag_id.startswith(args.mark_reviewed)]
+        if len(matches) != 1:
+            raise PlaitError(f"No single review flag starts with '{args.mark_reviewed}'.")
+        vault.mark_reviewed(matches[0].flag_id)
+        vault.flush()
+        return 0
+    flags = [f for f in vault.review_flags() if args.all or f.state == NEW]
+    if args.json:
+        print(json.dumps([{
+            "id": f.flag_id, "note": f.note_id, "detected": f.detected, "state": f.state,
+            "range": [f.start, f.end], "merged": f.merged, "own_devices": f.own_devices,
+            "sides": [{"author": s.name, "device": s.device, "this_device": s.local,
+                       "inserted": s.inserted, "deleted": s.deleted}
+                      for s in (f.earlier, f.arrived)],
+        } for f in flags], ensure_ascii=False, indent=2))
+        return 0
+    if not flags:
+        print("Nothing to review.")
+        return 0
+    for f in flags:
+        try:
+            title = vault.note_summary(f.note_id).display_title
+        except PlaitError:
+            title = f.note_id[:8]
+        who = " and ".join(f"{s.name}{' (this device)' if s.local else ''}"
+                           for s in (f.earlier, f.arrived))
+        label = "your two devices" if f.own_devices else who
+        when = datetime.fromtimestamp(f.detected).strftime("%Y-%m-%d %H:%M")
+        print(f"{f.flag_id[:8]}  {when}  {f.state:<8}  {title}: {label}")
+        print(f"          …{f.merged.replace(chr(10), ' ')}…")
+    print(f"({len(flags)} to review; mark one with: plait review --mark-reviewed ID)",
+          file=sys.stderr)
+    return 0
