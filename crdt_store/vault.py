@@ -109,6 +109,7 @@ class Vault:
         self._merge_guards: list[Callable[[str], None]] = []
         self._docs: dict[str, _Loaded] = {}
         self._catalog_docs: dict[str, _Loaded] = {}  # the catalogs among _docs
+        self._shared_notebooks: dict[str, bool] = {}  # cache: notebook id -> has relays
         self._origin: Origin | None = None
         self._local_origins: dict[Hashable | None, Origin] = {}
         self._last_ticket = 0
@@ -149,7 +150,8 @@ class Vault:
             if not read_only:
                 if search:
                     self._open_search(db_path)
-                self._review = Detector(self._on_close_merge, text_of=self.note_text)
+                self._review = Detector(self._on_close_merge, text_of=self.note_text,
+                                        shared=self._in_shared_notebook)
                 self.subscribe(self._review.on_change)
                 self._list.reconcile()
                 if self._search is not None:
@@ -271,6 +273,18 @@ class Vault:
             self._search.wait(timeout)
 
     # ---- review ------------------------------------------------------------------------
+
+    def _in_shared_notebook(self, note_id: str) -> bool:
+        """Can anyone else edit this note? (Not yet placed: assume so.)"""
+        notebook_id = self._placements.home(note_id)
+        if notebook_id is None:
+            return True
+        shared = self._shared_notebooks.get(notebook_id)
+        if shared is None:
+            catalog = self._catalog_docs.get(notebook_id)
+            shared = self._shared_notebooks[notebook_id] = (
+                catalog is not None and read_sharing(catalog.doc).shared)
+        return shared
 
     def _on_close_merge(self, merge: CloseMerge) -> None:
         flag = ReviewFlag.from_merge(merge)
@@ -701,6 +715,7 @@ class Vault:
 
     def _reread_catalog(self, catalog: _Loaded, notes: tuple[str, ...] | None) -> None:
         self._names = None
+        self._shared_notebooks.pop(catalog.doc_id, None)
         if notes is None:
             changed = self._placements.reload(catalog.doc_id, catalog.doc)
         else:

@@ -26,7 +26,7 @@ from .runs import EditRun, regions
 
 THRESHOLD = 30  # code points between two edits that still count as close
 RUN_JOIN_SECONDS = 10.0  # adjacent changes by one author this close in time form one run
-MAX_RUNS = 200  # per note; older runs are dropped
+MAX_RUNS = 64  # per note; older runs are dropped (each later change moves them all)
 CONTEXT = 20  # code points of merged text shown around a flagged region
 UNKNOWN = "\ufffc"  # stands for deleted text the detector never saw
 
@@ -72,10 +72,12 @@ class Detector:
     """Finds close merges in the notes of one vault; `on_flag(CloseMerge)` hears each."""
 
     def __init__(self, on_flag: Callable[[CloseMerge], None], *,
-                 threshold: int = THRESHOLD, text_of: Callable[[str], str]) -> None:
+                 threshold: int = THRESHOLD, text_of: Callable[[str], str],
+                 shared: Callable[[str], bool] = lambda note_id: True) -> None:
         self.on_flag = on_flag
         self.threshold = threshold
         self._text_of = text_of  # note id -> its current text
+        self._shared = shared  # note id -> can anyone else edit it? (else nothing to track)
         self._runs: dict[str, list[EditRun]] = {}
         self._texts: dict[str, str] = {}  # the text each note had after its last change
 
@@ -86,6 +88,10 @@ class Detector:
         if event.kind is not DocKind.NOTE:
             return
         note_id = event.doc_id
+        if event.origin.source is Source.LOCAL and not self._shared(note_id):
+            self._texts.pop(note_id, None)  # a note only this device edits: nothing to track
+            self._runs.pop(note_id, None)
+            return
         before = self._texts.get(note_id)
         runs = self._runs.setdefault(note_id, [])
         ops = event.ops
@@ -99,8 +105,16 @@ class Detector:
         else:
             after = self._texts[note_id] = apply_ops(before, ops)
         for op in ops:
+            low, high = op.pos, op.pos + op.delete
+            delta = len(op.insert) - op.delete
             for run in runs:
-                run.shift(op)
+                if run.end < low:
+                    continue  # wholly before the splice: unmoved (the common case)
+                if run.start > high:
+                    run.start += delta  # wholly after it: moved along
+                    run.end += delta
+                else:
+                    run.shift(op)
         if event.stamp is None:
             return
         author = event.origin.author
