@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 
 from .bench_store import load_trace
+from .table import print_table
 
 KEYSTROKES = 300
 REMOTE_UPDATES = 200
@@ -347,12 +348,7 @@ def main(limit: int | None = None) -> None:
     print(f"\nGUI benchmark: {info['chars']:,}-character note, {info['keys']} keystrokes,"
           f" {info['updates']} remote updates; cold start on {COLD_NOTES:,} notes"
           f" (median of {COLD_RUNS}; vault built in {info['build_s']:.1f} s)")
-    header = ("measure", "plait", "baseline", "ratio")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(rows)
     print("baselines: plain QPlainTextEdit (Qt undo off, same margin), same text and events,"
           " interleaved per event in one window; '+ highlighter' adds MarkdownHighlighter to it;"
           " cold start: gui_cold_start.py --bare (Qt widgets only, no vault). Targets: added p95"

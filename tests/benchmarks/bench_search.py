@@ -33,6 +33,7 @@ from crdt_store.search import NoteDocument, SearchIndex
 
 from .search_baselines import BruteForce, Fts5, fts5_available, text_bytes
 from .search_workload import KINDS, BenchQuery, make_workload, query_mix
+from .table import print_table
 
 SIZES = (10_000, 50_000)
 PER_KIND = 20  # queries of each kind
@@ -241,11 +242,7 @@ def run(n: int) -> tuple[list[Row], dict[str, object]]:
 def _print_table(rows: list[Row]) -> None:
     header = ("measure", "plait (whoosh)", "brute-force scan", "SQLite FTS5",
               "plait/scan (p50 / p95)", "plait/FTS5 (p50 / p95)")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(rows, header)
 
 
 def main(limit: int | None = None) -> None:

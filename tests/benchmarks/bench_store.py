@@ -21,6 +21,8 @@ from crdt_store.storage import DB_NAME
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
+from .table import print_table
+
 TRACE = Path(__file__).parent / "data" / "automerge-paper.json.gz"
 
 
@@ -169,13 +171,7 @@ def _pct(sorted_values: list[float], pct: int) -> float:
 def main(limit: int | None = None) -> None:
     rows, n, chars = run(limit)
     print(f"\nStore benchmark: automerge-paper trace, {n:,} transactions, {chars:,} characters")
-    header = ("measure", "plait store", "baseline", "ratio")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
-    print(line)
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(rows, ("measure", "plait store", "baseline", "ratio"))
     print("baselines: raw pycrdt replay in the same process, alternating chunks of 2,000"
           " transactions with the store; raw pycrdt decoding the same state;"
           " the encoded state (Doc.get_update) for disk size. Durability: 300 keystrokes at 50/s.")

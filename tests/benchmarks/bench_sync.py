@@ -58,6 +58,7 @@ from pycrdt import Doc, Text
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from app.bridge import POSTED_WORK_BUDGET
 from crdt_store.keys import KeyStore
 from crdt_store.sync.engine import BATCH_DELAY, SyncEngine
 from crdt_store.sync.envelope import open_envelope
@@ -70,7 +71,7 @@ from crdt_store.vault import Vault
 from ..keyring_fixtures import MemoryKeyring
 from ..relay_client import RelayClient, new_notebook
 from .bench_store import load_trace
-from app.bridge import POSTED_WORK_BUDGET
+from .table import print_table
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY_DB = "relay.sqlite3"
@@ -1222,12 +1223,7 @@ def main(limit: int | None = None, load_seconds: float | None = None) -> None:
     print(f"\nSync benchmark: loopback (127.0.0.1), relay in its own process, "
           f"{os.cpu_count()} cores; {'--limit ' + str(limit) if limit else 'full size'}, "
           f"{time.perf_counter() - started:.0f} s")
-    header = ("measure", "plait", "baseline", "ratio")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(rows)
     print("baselines: the floor is a raw websockets echo round trip to a server in its own"
           " process; the edit and relay-load ratios compare p50 and p95 with it or with the"
           " fan-out server.")
