@@ -29,8 +29,9 @@ class EditStamp:
     seen: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def saw(self, other: EditStamp) -> bool:
-        """Had this edit's author integrated (at least the start of) `other`?"""
-        return other.client == self.client or self.seen.get(other.client, 0) >= other.first
+        """Had this edit's author integrated all of `other` (an edit may span several
+        changes: one seen only in part was still partly made blind)?"""
+        return other.client == self.client or self.seen.get(other.client, 0) >= other.last
 
     def concurrent_with(self, other: EditStamp) -> bool:
         return not self.saw(other) and not other.saw(self)

@@ -696,10 +696,10 @@ class Vault:
         return DocKind(found[0][0]) if found else None
 
     def _kind_of(self, doc_id: str) -> DocKind:
-        found = self._storage.query("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,))
-        if not found:
+        kind = self.document_kind(doc_id)
+        if kind is None:
             raise NoteNotFoundError(f"There is no document with id {doc_id}.")
-        return DocKind(found[0][0])
+        return kind
 
     # ---- notebooks ---------------------------------------------------------------------
 

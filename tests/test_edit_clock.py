@@ -22,7 +22,8 @@ def test_concurrency_is_decided_by_what_each_author_had_seen() -> None:
     assert b_blind.concurrent_with(a1) and a1.concurrent_with(b_blind)
     assert not stamp(1, 11).concurrent_with(a1)  # one author's edits are never concurrent
     batch = stamp(1, 10, 20)  # an envelope carrying several changes
-    assert stamp(2, 7, c1=10).saw(batch)  # seeing the start of it counts
+    assert stamp(2, 7, c1=20).saw(batch)
+    assert not stamp(2, 7, c1=10).saw(batch)  # seen only in part: its rest was made blind
 
 
 def test_stamps_from_the_network_are_checked() -> None:

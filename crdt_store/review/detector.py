@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..events import ChangeEvent, DocKind, Source
 from ..unicode_offsets import apply_ops
@@ -48,16 +48,6 @@ class CloseMerge:
         """Both edits came from this user's devices (same display name, other devices)."""
         return (self.earlier.name == self.arrived.name
                 and self.earlier.device != self.arrived.device)
-
-
-def concurrent(run: EditRun, other: EditRun) -> bool:
-    """Neither author had seen the other's edit (a run counts as seen only in full)."""
-    a, b = run.stamp, other.stamp
-    if a.client == b.client:
-        return False
-    b_missed_a = b.seen.get(a.client, 0) < a.last
-    a_missed_b = a.seen.get(b.client, 0) < b.first
-    return b_missed_a and a_missed_b
 
 
 def close(text: str, a: EditRun, b: EditRun, threshold: int) -> bool:
@@ -131,7 +121,7 @@ class Detector:
         flagged: set[int] = set()
         for arrived in new:
             for index, earlier in enumerate(runs):
-                if index in flagged or not concurrent(earlier, arrived):
+                if index in flagged or not earlier.stamp.concurrent_with(arrived.stamp):
                     continue
                 if close(text, earlier, arrived, self.threshold):
                     flagged.add(index)
@@ -147,8 +137,7 @@ class Detector:
                 and run.time - last.time <= RUN_JOIN_SECONDS
                 and run.start == last.end):  # typing on (or backspacing) at its end
             # typing on: one run, counts first..last, `seen` as of the newest change
-            last.stamp = type(run.stamp)(run.stamp.client, last.stamp.first, run.stamp.last,
-                                         run.stamp.seen)
+            last.stamp = replace(run.stamp, first=last.stamp.first)
             last.end = max(last.end, run.end)
             last.inserted += run.inserted
             last.deleted += run.deleted

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from pycrdt import get_state, merge_updates
 
-from ..errors import CorruptUpdateError, PlaitError, StorageError
 from ..edit_clock import EditStamp
+from ..errors import CorruptUpdateError, PlaitError, StorageError
 from ..events import ChangeEvent, DocKind, Source
 from ..identity import Author
 from ..sharing import Member
@@ -179,10 +179,6 @@ class SyncEngine:
     def problems(self) -> list[str]:
         """Rejected envelopes and other reports, oldest first (any thread)."""
         return list(self._problems)
-
-    def relays(self) -> dict[str, str | None]:
-        """Relays done (None) or failed (a message); those still working are absent."""
-        return dict(self._relays)
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
         """Owner thread: wait until the engine knows which notebooks are shared."""

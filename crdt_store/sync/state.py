@@ -181,9 +181,3 @@ class SyncState:
              (relay, nb, seq, now)) for (relay, nb), seq in cursors.items()
         ]
         self._write(statements)
-
-    def mark_synced(self, relay: str, notebook_id: str) -> None:
-        self._write([(
-            "INSERT INTO cursors (relay, notebook_id, seq, synced) VALUES (?, ?, 0, ?) "
-            "ON CONFLICT (relay, notebook_id) DO UPDATE SET synced = excluded.synced",
-            (relay, notebook_id, time.time()))])
