@@ -22,13 +22,13 @@ def add_commands(sub) -> None:
 
 def cmd_review(vault: Vault, args: argparse.Namespace) -> int:
     if args.mark_reviewed:
-        matches = [f for f in vault.review_flags() if f.flag_id.startswith(args.mark_reviewed)]
+        matches = [f for f in vault.review.flags() if f.flag_id.startswith(args.mark_reviewed)]
         if len(matches) != 1:
             raise PlaitError(f"No single review flag starts with '{args.mark_reviewed}'.")
-        vault.mark_reviewed(matches[0].flag_id)
+        vault.review.mark_reviewed(matches[0].flag_id)
         vault.flush()
         return 0
-    flags = [f for f in vault.review_flags() if args.all or f.state == NEW]
+    flags = [f for f in vault.review.flags() if args.all or f.state == NEW]
     if args.json:
         print(json.dumps([{
             "id": f.flag_id, "note": f.note_id, "detected": f.detected, "state": f.state,

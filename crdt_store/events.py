@@ -57,6 +57,9 @@ class ChangeEvent:
     made_on: bytes = b"\x00"  # the state vector the change was made on (causal metadata)
     wall_time: float = 0.0  # when it was made, by its author's clock (informational)
     stamp: EditStamp | None = None  # which edit, and what its author had seen (edit_clock)
+    # The text the change removed as its author had it, in op order: computed here for
+    # local changes, as the author's envelope says for remote ones (None: not known).
+    removed: str | None = None
 
 
 Subscriber = Callable[[ChangeEvent], None]

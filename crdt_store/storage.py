@@ -32,7 +32,7 @@ from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "plait.sqlite3"
 
 SCHEMA = """
@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS review_flags (
     state TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS review_notes (note_id TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
 
 
@@ -186,6 +187,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             conn.execute("CREATE TABLE IF NOT EXISTS review_flags (flag_id TEXT PRIMARY KEY, "
                          "note_id TEXT NOT NULL, detected REAL NOT NULL, state TEXT NOT NULL, "
                          "data TEXT NOT NULL)")
+        if version < 5:  # the review detector's edit runs and flag anchors, per note
+            conn.execute("CREATE TABLE IF NOT EXISTS review_notes "
+                         "(note_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                      (str(SCHEMA_VERSION),))
     except BaseException:

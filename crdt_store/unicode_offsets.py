@@ -220,6 +220,16 @@ def apply_ops(text: str, ops: Iterable[TextOp]) -> str:
     return _forward(text, ops, len)[1]
 
 
+def removed_text(text: str, ops: Iterable[TextOp]) -> str:
+    """The text sequential ops delete from ``text``, in op order."""
+    removed = []
+    for op in ops:
+        if op.delete:
+            removed.append(text[op.pos:op.pos + op.delete])
+        text = text[:op.pos] + op.insert + text[op.pos + op.delete:]
+    return "".join(removed)
+
+
 def ops_to_utf8(text: str, ops: Sequence[TextOp]) -> list[UnitOp]:
     """Sequential code-point ops on ``text`` -> sequential ``(byte_pos, byte_delete, insert)`` ops for pycrdt."""
     if text.isascii() and all(op.insert.isascii() for op in ops):

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Hashable, Iterable
@@ -39,15 +39,15 @@ from .identity import Author, decide_identity, vault_fingerprint
 from .model import NotebookInfo, NoteFlags, NoteSummary
 from .note_index import NoteList
 from .search import SearchIndex, SearchResults
-from .review.detector import CloseMerge, Detector
-from .review.flags import FLAGS_SQL, REVIEWED, ReviewFlag, flag_from_row, save_flag, set_state
+from .review.board import ReviewBoard
 from .search_feed import AUTHORS_SQL, SearchFeed
 from .sharing import Member, Sharing, add_relays, read_sharing, set_member
 from .statevector import made_on_for_local
 from .placements import Placements
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
-from .unicode_offsets import TextOp, apply_ops, ops_to_utf8, sanitize, utf8_delta_to_ops
+from .unicode_offsets import (TextOp, apply_ops, ops_to_utf8, removed_text, sanitize,
+                              utf8_delta_to_ops)
 from .vault_lock import VaultLock
 
 log = logging.getLogger(__name__)
@@ -142,17 +142,15 @@ class Vault:
             self._seen_authors: dict[str, set[str]] = {}
             self._stored_authors: dict[str, set[str]] = {}  # cache of AUTHORS_SQL
             self._names: dict[str, str] | None = None  # cache of _notebook_names
-            self._new_flags: list[ReviewFlag] = []  # raised this session
-            self._marked: set[str] = set()  # marked reviewed this session
             self._list = NoteList(self._storage, self._snapshot, self._placement, read_only,
                                   on_summary=self._feed_search)
             self._load_catalogs()
+            self.review = ReviewBoard(self._storage, text_of=self.note_text, edit=self.edit,
+                                      shared=self._in_shared_notebook)
             if not read_only:
                 if search:
                     self._open_search(db_path)
-                self._review = Detector(self._on_close_merge, text_of=self.note_text,
-                                        shared=self._in_shared_notebook)
-                self.subscribe(self._review.on_change)
+                self.subscribe(self.review.on_change)
                 self._list.reconcile()
                 if self._search is not None:
                     self._storage.flush(timeout=None)  # the reconcile reads committed rows
@@ -285,29 +283,6 @@ class Vault:
             shared = self._shared_notebooks[notebook_id] = (
                 catalog is not None and read_sharing(catalog.doc).shared)
         return shared
-
-    def _on_close_merge(self, merge: CloseMerge) -> None:
-        flag = ReviewFlag.from_merge(merge)
-        self._new_flags.append(flag)
-        self._storage.submit(partial(save_flag, flag=flag))
-
-    def review_flags(self) -> list[ReviewFlag]:
-        """Concurrent edits merged close together, newest first (never waits on disk for
-        flags raised moments ago)."""
-        stored = [flag_from_row(row) for row in self._storage.query(FLAGS_SQL)]
-        known = {f.flag_id for f in stored}
-        fresh = [f for f in self._new_flags if f.flag_id not in known]
-        flags = [replace(f, state=REVIEWED) if f.flag_id in self._marked else f
-                 for f in fresh + stored]
-        return sorted(flags, key=lambda f: f.detected, reverse=True)
-
-    def mark_reviewed(self, flag_id: str) -> None:
-        """Looks good: the flag stays, marked reviewed."""
-        self._require_writable()
-        if not any(f.flag_id == flag_id for f in self.review_flags()):
-            raise PlaitError(f"There is no review flag with id {flag_id}.")
-        self._marked.add(flag_id)
-        self._storage.submit(partial(set_state, flag_id=flag_id, state=REVIEWED))
 
     # ---- identity ----------------------------------------------------------------------
 
@@ -453,6 +428,7 @@ class Vault:
         wall_time: float,
         notes: tuple[str, ...] | None = None,
         made_on: bytes | None = None,
+        removed: str | None = None,
     ) -> ChangeEvent | None:
         """Bookkeeping and publishing after a change. For catalogs, `notes` names the
         entries it touched (None: re-read the whole catalog)."""
@@ -466,7 +442,7 @@ class Vault:
         if made_on is None:  # a local change: made on what this device had seen
             made_on = made_on_for_local(loaded.base_state, update, self.author.client_id)
         event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket,
-                            made_on, wall_time, self._stamp)
+                            made_on, wall_time, self._stamp, removed)
         for subscriber in list(self._subscribers):
             subscriber(event)
         return event
@@ -523,11 +499,15 @@ class Vault:
         text = loaded.text
         assert text is not None
         byte_ops, new_length = _ascii_byte_ops(loaded, ops)
+        current = None
         if byte_ops is None:
             ops = tuple(TextOp(op.pos, op.delete, sanitize(op.insert)) for op in ops)
             current = str(text)
             byte_ops = ops_to_utf8(current, ops)
             loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
+        removed = ""
+        if any(op.delete for op in ops):  # what it deletes travels with it (review panel)
+            removed = removed_text(current if current is not None else str(text), ops)
         origin = self.local_origin(initiator)
         before = self._last_ticket
         self._origin = origin
@@ -541,7 +521,8 @@ class Vault:
             self._origin = None
             loaded.length = new_length
         if self._last_ticket != before:
-            self._after_change(loaded, origin, ops, self._last_update, time.time())
+            self._after_change(loaded, origin, ops, self._last_update, time.time(),
+                               removed=removed)
         return self._last_ticket
 
     def set_text(self, note_id: str, new_text: str, *, initiator: Hashable | None = None) -> int:
@@ -567,11 +548,12 @@ class Vault:
         initiator: Hashable | None = None,
         stamp: EditStamp | None = None,
         clock: dict[int, int] | None = None,
+        removed: str | None = None,
     ) -> ChangeEvent | None:
         """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
         nothing when the bytes are not a valid update. Returns the published event, or
         None when the update changed nothing (a duplicate, or one still waiting for
-        the updates it depends on)."""
+        the updates it depends on). `removed` is the text its author says it deleted."""
         self._require_writable()
         update = check_update(update)
         for guard in list(self._merge_guards):
@@ -588,7 +570,7 @@ class Vault:
                 apply_update_guarded(loaded.doc, update)
 
         self._remote_changed = False
-        ops = self._capture_ops(loaded, origin, merge)
+        ops, _ = self._capture_ops(loaded, origin, merge)
         # Stored even when nothing visible changed: an update still waiting for its
         # predecessors must survive a restart.
         self._last_ticket = self._storage.append(UpdateRecord(
@@ -603,7 +585,8 @@ class Vault:
         self._stamp = stamp
         if not self._remote_changed:
             return None
-        return self._after_change(loaded, origin, ops, update, wall_time, made_on=made_on)
+        return self._after_change(loaded, origin, ops, update, wall_time, made_on=made_on,
+                                  removed=removed)
 
     def run_tracked(
         self, note_id: str, action: Callable[[], object], *, initiator: Hashable | None = None
@@ -618,15 +601,17 @@ class Vault:
         origin = self.local_origin(initiator)
         before = self._last_ticket
         result: list[object] = []
-        ops = self._capture_ops(loaded, origin, lambda: result.append(action()))
+        ops, removed = self._capture_ops(loaded, origin, lambda: result.append(action()))
         if self._last_ticket != before:
-            self._after_change(loaded, origin, ops, self._last_update, time.time())
+            self._after_change(loaded, origin, ops, self._last_update, time.time(),
+                               removed=removed)
         return result[0] if result else None
 
     def _capture_ops(
         self, loaded: _Loaded, origin: Origin, change: Callable[[], None]
-    ) -> tuple[TextOp, ...]:
-        """Run `change` under `origin` and return the body's splices it made, in code points.
+    ) -> tuple[tuple[TextOp, ...], str]:
+        """Run `change` under `origin`; return the body's splices it made, in code points,
+        and the text they removed.
 
         A pycrdt Text observer costs too much for every keystroke, so it is attached
         only around changes whose splices are not known in advance.
@@ -644,16 +629,18 @@ class Vault:
             if subscription is not None:
                 loaded.text.unobserve(subscription)
         if loaded.text is None:
-            return ()
+            return (), ""
         loaded.ascii = None
         loaded.length = None
         ops: list[TextOp] = []
+        removed: list[str] = []
         text = old_text
         for delta in deltas:  # each delta is relative to the text the previous one left
             step = utf8_delta_to_ops(text, delta)
+            removed.append(removed_text(text, step))
             text = apply_ops(text, step)
             ops.extend(step)
-        return tuple(ops)
+        return tuple(ops), "".join(removed)
 
     def documents(self) -> list[tuple[str, DocKind]]:
         """Every document in the vault: (id, kind)."""
@@ -919,6 +906,8 @@ class Vault:
         """Write the list entries of changed notes, and changed edit clocks (cheap when
         nothing changed)."""
         self._list.refresh()
+        if not self.read_only:
+            self.review.save()
         clocks = self._clocks.take_dirty()
         if clocks:
             self._storage.submit(lambda conn: conn.executemany(

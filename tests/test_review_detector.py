@@ -2,49 +2,11 @@
 
 from __future__ import annotations
 
-from crdt_store.review import CloseMerge, Detector
 from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
+from tests.review_helpers import Watched, concurrently, pair
 
 pytest_plugins = ["tests.relay_fixtures"]
-
-
-class Watched:
-    """A device with a detector on its vault, recording the flags it raises."""
-
-    def __init__(self, device) -> None:
-        self.device = device
-        self.flags: list[CloseMerge] = []
-        vault = device.vault
-        self.detector = Detector(self.flags.append, text_of=vault.note_text)
-        vault.subscribe(self.detector.on_change)
-
-
-def pair(devices, relay, text: str, names=("Ada", "Bo")):
-    ada, bo = Watched(devices.add(names[0])), Watched(devices.add(names[1]))
-    a, b = ada.device, bo.device
-    nb = a.vault.create_notebook("Shared")
-    note = a.vault.create_note(nb, text)
-    b.engine.join(parse_invite(a.engine.share(nb, (relay.url,)).link()))
-    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
-                              and b.vault.note_text(note) == text)
-    devices.settle()
-    return ada, bo, note
-
-
-
-
-def concurrently(devices, relay, note, *edits) -> None:
-    """The edits are made while the relay is down; then wait until all devices agree."""
-    before = edits[0][0].device.vault.note_text(note)
-    relay.stop()
-    for watched, ops in edits:
-        watched.device.vault.edit(note, ops)
-    relay.start()
-    vaults = [d.vault for d in devices.devices]
-    assert devices.pump_until(lambda: len({v.note_text(note) for v in vaults}) == 1
-                              and all(v.note_text(note) != before for v in vaults), timeout=30)
-    devices.settle(timeout=30)
 
 
 def test_the_same_word_replaced_on_two_devices_is_flagged_on_both(devices, relay):
@@ -131,12 +93,12 @@ def test_flags_are_kept_in_the_vault_survive_a_restart_and_can_be_marked_reviewe
     at = "Meet at ".__len__()
     concurrently(devices, relay, note, (ada, [TextOp(at, 4, "ten")]),
                  (bo, [TextOp(at, 4, "one")]))
-    flags = ada.device.vault.review_flags()
+    flags = ada.device.vault.review.flags()
     assert len(flags) == 1 and flags[0].state == "new" and flags[0].note_id == note
     assert {flags[0].earlier.inserted, flags[0].arrived.inserted} == {"ten", "one"}
 
     devices.reopen(ada.device)
-    again = ada.device.vault.review_flags()
+    again = ada.device.vault.review.flags()
     assert [f.flag_id for f in again] == [flags[0].flag_id]  # kept across the restart
     path = ada.device.path
     ada.device.close()

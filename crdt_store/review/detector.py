@@ -11,23 +11,31 @@ never flagged, however close.
 
 Edits made on this device are never compared when they are made: this device had
 seen everything merged before them. They are kept as runs, so a concurrent edit
-arriving later is compared with them.
+arriving later (even after a restart: the runs are saved with the vault) is
+compared with them.
+
+Each flag's region is anchored: moved along by every later change like the runs,
+so Go to and Keep find it after more editing, and know when it was deleted.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..events import ChangeEvent, DocKind, Source
 from ..unicode_offsets import apply_ops
-from .runs import EditRun, regions
+from .runs import EditRun, regions, shift_range
+from .versions import back_span, undo_earlier
 
 THRESHOLD = 30  # code points between two edits that still count as close
 RUN_JOIN_SECONDS = 10.0  # adjacent changes by one author this close in time form one run
 MAX_RUNS = 64  # per note; older runs are dropped (each later change moves them all)
-CONTEXT = 20  # code points of merged text shown around a flagged region
+MAX_ANCHORS = 256  # flag regions followed per note; the oldest are let go
+CONTEXT = 40  # code points of merged text kept on each side of a flagged region
 UNKNOWN = "\ufffc"  # stands for deleted text the detector never saw
 
 
@@ -35,13 +43,19 @@ UNKNOWN = "\ufffc"  # stands for deleted text the detector never saw
 class CloseMerge:
     """Two concurrent edits that were merged close together in a note."""
 
+    flag_id: str
     note_id: str
     detected: float
     start: int  # the merged region, code points of the text right after the merge
     end: int
-    merged: str  # that region's text, with CONTEXT around it
+    merged: str  # that region's text
+    before: str  # up to CONTEXT code points of text on either side of it
+    after: str
     earlier: EditRun  # the edit that was here first
     arrived: EditRun  # the concurrent edit whose merge raised the flag
+    earlier_text: str | None  # the region as each side had it (None: cannot be known)
+    arrived_text: str | None
+    spans: tuple[tuple[int, int, str], ...]  # (start, end, "earlier"|"arrived") in `merged`
 
     @property
     def own_devices(self) -> bool:
@@ -50,54 +64,118 @@ class CloseMerge:
                 and self.earlier.device != self.arrived.device)
 
 
-def close(text: str, a: EditRun, b: EditRun, threshold: int) -> bool:
-    lo, hi = sorted(((a.start, a.end), (b.start, b.end)))
+def close(text: str, a: tuple[int, int], b: tuple[int, int], threshold: int) -> bool:
+    lo, hi = sorted((a, b))
     gap_start, gap_end = lo[1], hi[0]
     if gap_end <= gap_start:
         return True  # they overlap or touch
     return gap_end - gap_start <= threshold and "\n" not in text[gap_start:gap_end]
 
 
+@dataclass
+class _Note:
+    """What the detector follows in one note."""
+
+    text: str | None = None  # the text after its last change (None: read it when needed)
+    runs: list[EditRun] = field(default_factory=list)
+    anchors: dict[str, list[int]] = field(default_factory=dict)  # flag id -> [start, end]
+
+    def to_json(self) -> str:
+        return json.dumps({"runs": [r.to_json() for r in self.runs], "anchors": self.anchors},
+                          ensure_ascii=False)
+
+
 class Detector:
-    """Finds close merges in the notes of one vault; `on_flag(CloseMerge)` hears each."""
+    """Finds close merges in the notes of one vault; `on_flag(CloseMerge)` hears each.
+
+    `load(note_id)` returns what `take_dirty` handed out for the note earlier (JSON),
+    or None: how runs and anchors outlive a restart.
+    """
 
     def __init__(self, on_flag: Callable[[CloseMerge], None], *,
                  threshold: int = THRESHOLD, text_of: Callable[[str], str],
-                 shared: Callable[[str], bool] = lambda note_id: True) -> None:
+                 shared: Callable[[str], bool] = lambda note_id: True,
+                 load: Callable[[str], str | None] = lambda note_id: None) -> None:
         self.on_flag = on_flag
         self.threshold = threshold
         self._text_of = text_of  # note id -> its current text
-        self._shared = shared  # note id -> can anyone else edit it? (else nothing to track)
-        self._runs: dict[str, list[EditRun]] = {}
-        self._texts: dict[str, str] = {}  # the text each note had after its last change
+        self._shared = shared  # note id -> can anyone else edit it? (else no runs to keep)
+        self._load = load
+        self._notes: dict[str, _Note] = {}
+        self._dirty: set[str] = set()
+
+    # ---- queries -----------------------------------------------------------------------
 
     def runs(self, note_id: str) -> list[EditRun]:
-        return list(self._runs.get(note_id, ()))
+        return [run.copy() for run in self._note(note_id).runs]
+
+    def region(self, note_id: str, flag_id: str) -> tuple[int, int] | None:
+        """Where a flag's region is now (code points), or None if no longer followed."""
+        span = self._note(note_id).anchors.get(flag_id)
+        return (span[0], span[1]) if span else None
+
+    def take_dirty(self) -> list[tuple[str, str]]:
+        """(note id, JSON) of every note whose runs or anchors changed since last call."""
+        dirty, self._dirty = self._dirty, set()
+        return [(n, self._notes[n].to_json()) for n in dirty if n in self._notes]
+
+    # ---- following changes ---------------------------------------------------------------
 
     def on_change(self, event: ChangeEvent) -> None:
         if event.kind is not DocKind.NOTE:
             return
         note_id = event.doc_id
-        if event.origin.source is Source.LOCAL and not self._shared(note_id):
-            self._texts.pop(note_id, None)  # a note only this device edits: nothing to track
-            self._runs.pop(note_id, None)
+        note = self._note(note_id)
+        local = event.origin.source is Source.LOCAL
+        if local and not note.anchors and not self._shared(note_id):
+            if note.runs:  # a note only this device edits: no runs to keep
+                note.runs.clear()
+                self._dirty.add(note_id)
+            note.text = None
             return
-        before = self._texts.get(note_id)
-        runs = self._runs.setdefault(note_id, [])
         ops = event.ops
         if ops is None:  # splices that cannot be followed: start afresh from here
-            self._texts[note_id] = self._text_of(note_id)
-            runs.clear()
+            note.text = self._text_of(note_id)
+            note.runs.clear()
+            note.anchors.clear()
+            self._dirty.add(note_id)
             return
-        if before is None:  # first sight: the text before, as far as positions go
-            after = self._texts[note_id] = self._text_of(note_id)
-            before = _undo_positions(after, ops)
+        if note.text is None:  # first sight: the text before, as far as can be known
+            after = note.text = self._text_of(note_id)
+            before = _undo_positions(after, ops, event.removed if local else None)
         else:
-            after = self._texts[note_id] = apply_ops(before, ops)
+            before = note.text
+            after = note.text = apply_ops(before, ops)
+        last = note.runs[-1] if note.runs else None
+        last_end = last.end if last is not None else 0
+        self._shift(note, ops)
+        if note.runs or note.anchors:
+            self._dirty.add(note_id)
+        if event.stamp is None:
+            return
+        author = event.origin.author
+        new = [EditRun(event.stamp, author.name, author.device_id,
+                       event.wall_time or time.time(), local, start, end, inserted,
+                       deleted.replace(UNKNOWN, ""), UNKNOWN not in deleted)
+               for start, end, inserted, deleted in regions(ops, before)]
+        if not local:
+            self._compare(note_id, note, before, after, ops, new, event.removed)
+        for run in new:
+            self._remember(note.runs, run, last_end - last.end if last is not None else 0)
+        self._dirty.add(note_id)
+
+    def _note(self, note_id: str) -> _Note:
+        note = self._notes.get(note_id)
+        if note is None:
+            note = self._notes[note_id] = _restore(self._load(note_id))
+        return note
+
+    @staticmethod
+    def _shift(note: _Note, ops) -> None:
         for op in ops:
             low, high = op.pos, op.pos + op.delete
             delta = len(op.insert) - op.delete
-            for run in runs:
+            for run in note.runs:
                 if run.end < low:
                     continue  # wholly before the splice: unmoved (the common case)
                 if run.start > high:
@@ -105,58 +183,118 @@ class Detector:
                     run.end += delta
                 else:
                     run.shift(op)
-        if event.stamp is None:
-            return
-        author = event.origin.author
-        local = event.origin.source is Source.LOCAL
-        new = [EditRun(event.stamp, author.name, author.device_id, event.wall_time or time.time(),
-                       local, start, end, inserted, deleted)
-               for start, end, inserted, deleted in regions(ops, before)]
-        if not local:
-            self._compare(note_id, after, runs, new)
-        for run in new:
-            self._remember(runs, run)
-
-    def _compare(self, note_id: str, text: str, runs: list[EditRun], new: list[EditRun]) -> None:
-        flagged: set[int] = set()
-        for arrived in new:
-            for index, earlier in enumerate(runs):
-                if index in flagged or not earlier.stamp.concurrent_with(arrived.stamp):
+            for span in note.anchors.values():
+                if span[1] < low:
                     continue
-                if close(text, earlier, arrived, self.threshold):
-                    flagged.add(index)
-                    start = min(earlier.start, arrived.start)
-                    end = max(earlier.end, arrived.end)
-                    shown = text[max(0, start - CONTEXT):end + CONTEXT]
-                    self.on_flag(CloseMerge(note_id, time.time(), start, end, shown,
-                                            _copy(earlier), _copy(arrived)))
+                span[0], span[1] = shift_range(span[0], span[1], op)
 
-    def _remember(self, runs: list[EditRun], run: EditRun) -> None:
+    def _compare(self, note_id: str, note: _Note, before: str, after: str, ops,
+                 runs_in: list[EditRun], said_deleted: str | None) -> None:
+        covered: list[tuple[int, int]] = []
+        for earlier in note.runs:
+            span = (earlier.start, earlier.end)
+            if any(s <= span[0] and span[1] <= e for s, e in covered):
+                continue  # already inside a region flagged for this merge
+            near = [run for run in runs_in if earlier.stamp.concurrent_with(run.stamp)
+                    and close(after, span, (run.start, run.end), self.threshold)]
+            if not near:
+                continue
+            start = min([earlier.start] + [r.start for r in near])
+            end = max([earlier.end] + [r.end for r in near])
+            covered.append((start, end))
+            self._flag(note_id, note, before, after, ops, earlier, near, start, end,
+                       said_deleted)
+
+    def _flag(self, note_id: str, note: _Note, before: str, after: str, ops,
+              earlier: EditRun, near: list[EditRun], start: int, end: int,
+              said_deleted: str | None) -> None:
+        arrived = replace(near[0].copy(), start=min(r.start for r in near),
+                          end=max(r.end for r in near),
+                          inserted="".join(r.inserted for r in near),
+                          deleted="".join(r.deleted for r in near))
+        arrived.trim()
+        merged = after[start:end]
+        old_start, old_end = back_span(start, end, ops)
+        arrived_spans = [(r.start, r.end) for r in near]
+        known = earlier.complete and UNKNOWN not in before[old_start:old_end]
+        spans = [(s - start, e - start, "arrived") for s, e in arrived_spans if e > s]
+        if earlier.end > earlier.start:
+            spans.append((earlier.start - start, earlier.end - start, "earlier"))
+        flag_id = uuid.uuid4().hex
+        note.anchors[flag_id] = [start, end]
+        if len(note.anchors) > MAX_ANCHORS:
+            del note.anchors[next(iter(note.anchors))]
+        self.on_flag(CloseMerge(
+            flag_id, note_id, time.time(), start, end, merged,
+            after[max(0, start - CONTEXT):start], after[end:end + CONTEXT],
+            earlier.copy(), arrived,
+            before[old_start:old_end] if known else None,
+            undo_earlier(merged, start, (earlier.start, earlier.end), arrived_spans,
+                         earlier.deleted, said_deleted) if known else None,
+            tuple(sorted(spans)),
+        ))
+
+    @staticmethod
+    def _remember(runs: list[EditRun], run: EditRun, moved_back: int) -> None:
+        """Keep `run`; typing on at the end of the last run of the same author extends it.
+        `moved_back` says how far that last run's end moved back in this change: a
+        backspace, which takes back the run's own typing before the text before it."""
         last = runs[-1] if runs else None
         if (last is not None and last.stamp.client == run.stamp.client
                 and run.time - last.time <= RUN_JOIN_SECONDS
                 and run.start == last.end):  # typing on (or backspacing) at its end
-            # typing on: one run, counts first..last, `seen` as of the newest change
+            # one run: counts first..last, `seen` as of the newest change
             last.stamp = replace(run.stamp, first=last.stamp.first)
             last.end = max(last.end, run.end)
-            last.inserted += run.inserted
-            last.deleted += run.deleted
             last.time = run.time
+            last.inserted += run.inserted
+            last.complete = last.complete and run.complete
+            if moved_back and run.deleted:
+                own = min(moved_back, len(last.inserted), len(run.deleted))
+                last.inserted = last.inserted[:len(last.inserted) - own]
+                last.deleted = run.deleted[:len(run.deleted) - own] + last.deleted
+            else:
+                last.deleted += run.deleted
+            last.trim()
             return
+        run.trim()
         runs.append(run)
         if len(runs) > MAX_RUNS:
             del runs[0]
 
 
-def _undo_positions(after: str, ops) -> str:
-    """A text of the length the note had before `ops`, with what they deleted unknown
-    (shown as nothing in the run's deleted text)."""
+def _restore(stored: str | None) -> _Note:
+    """A note's runs and anchors as saved (anything unreadable is dropped)."""
+    note = _Note()
+    if not stored:
+        return note
+    try:
+        data = json.loads(stored)
+        runs = data.get("runs", [])
+        anchors = data.get("anchors", {})
+    except (ValueError, AttributeError):
+        return note
+    if isinstance(runs, list):
+        note.runs = [r for r in (EditRun.from_json(x) for x in runs if isinstance(x, dict))
+                     if r is not None]
+    if isinstance(anchors, dict):
+        note.anchors = {str(k): [int(v[0]), int(v[1])] for k, v in anchors.items()
+                        if isinstance(v, list) and len(v) == 2
+                        and all(isinstance(x, int) for x in v) and 0 <= v[0] <= v[1]}
+    return note
+
+
+def _undo_positions(after: str, ops, removed: str | None) -> str:
+    """The text before `ops`: exact when `removed` (what they deleted, in op order) is
+    known; otherwise of the right length, with the deleted text marked UNKNOWN."""
+    pieces: list[str] = []
+    if removed is not None and len(removed) == sum(op.delete for op in ops):
+        for op in ops:
+            pieces.append(removed[:op.delete])
+            removed = removed[op.delete:]
+    else:
+        pieces = [UNKNOWN * op.delete for op in ops]
     text = after
-    for op in reversed(ops):
-        text = text[:op.pos] + UNKNOWN * op.delete + text[op.pos + len(op.insert):]
+    for op, piece in zip(reversed(ops), reversed(pieces)):
+        text = text[:op.pos] + piece + text[op.pos + len(op.insert):]
     return text
-
-
-def _copy(run: EditRun) -> EditRun:
-    return EditRun(run.stamp, run.name, run.device, run.time, run.local, run.start, run.end,
-                   run.inserted, run.deleted)

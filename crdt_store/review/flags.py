@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from dataclasses import dataclass
 
 from .detector import CloseMerge
 from .runs import EditRun
 
 NEW, REVIEWED = "new", "reviewed"
+EARLIER, ARRIVED = "earlier", "arrived"  # the two sides of a flag
 
 
 @dataclass(frozen=True)
@@ -32,24 +32,47 @@ class ReviewFlag:
     note_id: str
     detected: float
     state: str  # NEW or REVIEWED
-    start: int  # the merged region when detected (code points)
+    start: int  # the merged region when detected (code points; see Vault.flag_region)
     end: int
-    merged: str  # that region with some text around it
-    earlier: Side
-    arrived: Side
+    merged: str  # that region's text right after the merge
+    earlier: Side  # the edit that was here first
+    arrived: Side  # the concurrent edit whose merge raised the flag
     own_devices: bool
+    before: str = ""  # some text on either side of the region, for the snippet
+    after: str = ""
+    earlier_text: str | None = None  # the region as each side had it (None: unknown)
+    arrived_text: str | None = None
+    spans: tuple[tuple[int, int, str], ...] = ()  # who wrote which part of `merged`
 
     @classmethod
     def from_merge(cls, merge: CloseMerge) -> ReviewFlag:
-        return cls(uuid.uuid4().hex, merge.note_id, merge.detected, NEW, merge.start,
+        return cls(merge.flag_id, merge.note_id, merge.detected, NEW, merge.start,
                    merge.end, merge.merged, _side(merge.earlier), _side(merge.arrived),
-                   merge.own_devices)
+                   merge.own_devices, merge.before, merge.after, merge.earlier_text,
+                   merge.arrived_text, merge.spans)
+
+    def side(self, which: str) -> Side:
+        """EARLIER or ARRIVED."""
+        return self.earlier if which == EARLIER else self.arrived
+
+    def version(self, which: str) -> str | None:
+        """The region as that side had it."""
+        return self.earlier_text if which == EARLIER else self.arrived_text
+
+    @property
+    def mine(self) -> str | None:
+        """Which side was made on this device (EARLIER, ARRIVED or None)."""
+        if self.earlier.local:
+            return EARLIER
+        return ARRIVED if self.arrived.local else None
 
     def to_json(self) -> str:
         return json.dumps({
             "start": self.start, "end": self.end, "merged": self.merged,
             "earlier": self.earlier.__dict__, "arrived": self.arrived.__dict__,
-            "own_devices": self.own_devices,
+            "own_devices": self.own_devices, "before": self.before, "after": self.after,
+            "earlier_text": self.earlier_text, "arrived_text": self.arrived_text,
+            "spans": [list(s) for s in self.spans],
         }, ensure_ascii=False)
 
 
@@ -78,4 +101,6 @@ def flag_from_row(row: tuple) -> ReviewFlag:
     fields = json.loads(data)
     return ReviewFlag(flag_id, note_id, detected, state, fields["start"], fields["end"],
                       fields["merged"], Side(**fields["earlier"]), Side(**fields["arrived"]),
-                      fields["own_devices"])
+                      fields["own_devices"], fields.get("before", ""), fields.get("after", ""),
+                      fields.get("earlier_text"), fields.get("arrived_text"),
+                      tuple(tuple(s) for s in fields.get("spans", ())))

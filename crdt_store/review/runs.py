@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..edit_clock import EditStamp
+from ..edit_clock import EditStamp, stamp_from_json
 from ..unicode_offsets import TextOp
+
+KEPT_CHARS = 2000  # of a run's inserted and deleted text; longer is marked incomplete
 
 
 @dataclass
@@ -27,8 +29,37 @@ class EditRun:
     local: bool  # made on this device
     start: int  # [start, end) in code points of the current text
     end: int
-    inserted: str = ""  # what the run typed
-    deleted: str = ""  # what it removed
+    inserted: str = ""  # what the run typed (net: its own backspaces taken out)
+    deleted: str = ""  # what it removed of the text that was there before it
+    complete: bool = True  # False: inserted or deleted was too long to keep whole
+
+    def copy(self) -> EditRun:
+        return EditRun(self.stamp, self.name, self.device, self.time, self.local, self.start,
+                       self.end, self.inserted, self.deleted, self.complete)
+
+    def trim(self) -> None:
+        if len(self.inserted) > KEPT_CHARS or len(self.deleted) > KEPT_CHARS:
+            self.inserted, self.deleted = self.inserted[:KEPT_CHARS], self.deleted[:KEPT_CHARS]
+            self.complete = False
+
+    def to_json(self) -> dict:
+        return {"stamp": self.stamp.to_json(), "name": self.name, "device": self.device,
+                "time": self.time, "local": self.local, "range": [self.start, self.end],
+                "inserted": self.inserted, "deleted": self.deleted, "complete": self.complete}
+
+    @classmethod
+    def from_json(cls, data: dict) -> EditRun | None:
+        """A run as the vault stored it; None if it does not read back (then the run is
+        forgotten: it only ever adds flags)."""
+        try:
+            stamp = stamp_from_json(data["stamp"])
+            start, end = data["range"]
+            run = cls(stamp, str(data["name"]), str(data["device"]), float(data["time"]),
+                      bool(data["local"]), int(start), int(end), str(data["inserted"]),
+                      str(data["deleted"]), bool(data["complete"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return run if stamp is not None and 0 <= run.start <= run.end else None
 
     def shift(self, op: TextOp) -> None:
         """Move the range through one later splice of the text."""
@@ -37,15 +68,17 @@ class EditRun:
 
 def map_point(x: int, op: TextOp, *, stick_right: bool) -> int:
     """Where point `x` goes when `op` is applied. A point that sticks right moves past
-    text inserted exactly at it; one that sticks left stays before it."""
+    text inserted exactly at it; one that sticks left stays before it. A point inside
+    replaced text goes to the start of the replacement."""
     pos, removed, added = op.pos, op.delete, len(op.insert)
     end = pos + removed
     if x < pos or (x == pos and not stick_right and removed == 0):
         return x
     if x > end or (x == end and removed):
         return x - removed + added
-    # inside the removed span, or at an insertion point sticking right
-    return pos + added if stick_right else pos
+    if stick_right and not removed:
+        return pos + added  # at an insertion point: past the inserted text
+    return pos  # inside the removed span: a start takes in what replaced it
 
 
 def shift_range(start: int, end: int, op: TextOp) -> tuple[int, int]:

@@ -37,6 +37,7 @@ from ..sharing import Member
 from ..statevector import decode_state_vector
 from ..vault import Vault
 from .envelope import (
+    MAX_SAID_REMOVED,
     EnvelopeError,
     Opened,
     SnapshotMeta,
@@ -78,6 +79,7 @@ class _Outgoing:
     state: bytes = b"\x00"  # the document's state vector after the last of them
     stamp: EditStamp | None = None  # covers every change gathered (None: not an edit)
     clock: dict[int, int] | None = None  # whole documents: the edit clock they carry
+    removed: str | None = ""  # the text the gathered changes removed (None: unknown, or long)
 
 
 @dataclass
@@ -334,7 +336,8 @@ class SyncEngine:
         if local:
             state = self.vault.encode_state_vector(event.doc_id)
             self._call(self._queue_local, notebook_id, event.doc_id, kind.value, event.update,
-                       event.made_on, event.wall_time, state, event.stamp)
+                       event.made_on, event.wall_time, state, event.stamp, None,
+                       event.removed)
         if kind is DocKind.CATALOG:
             self._catalog_changed(notebook_id, local)
 
@@ -432,7 +435,7 @@ class SyncEngine:
                 meta.doc_id, kind, opened.update,
                 author=Author(meta.device, meta.client, meta.name),
                 wall_time=meta.time, made_on=meta.made_on, initiator=self, stamp=meta.stamp,
-                clock=meta.clock,
+                clock=meta.clock, removed=meta.removed,
             )
         except CorruptUpdateError as exc:
             return str(exc)
@@ -616,7 +619,8 @@ class SyncEngine:
 
     def _queue_local(self, notebook_id: str, doc_id: str, kind: str, update: bytes,
                      made_on: bytes, wall_time: float, state: bytes,
-                     stamp: EditStamp | None = None, clock: dict[int, int] | None = None) -> None:
+                     stamp: EditStamp | None = None, clock: dict[int, int] | None = None,
+                     removed: str | None = None) -> None:
         key = (notebook_id, doc_id)
         pending = self._outgoing.get(key)
         if pending is None:
@@ -628,6 +632,10 @@ class SyncEngine:
         else:  # what the first change had seen; counts up to the last
             pending.stamp = replace(pending.stamp, last=stamp.last)
         pending.updates.append(update)
+        if pending.removed is not None and removed is not None:
+            pending.removed += removed
+        if removed is None or len(pending.removed or "") > MAX_SAID_REMOVED:
+            pending.removed = None
         pending.wall_time = wall_time
         pending.state = state
         if clock:
@@ -671,7 +679,8 @@ class SyncEngine:
         meta = UpdateMeta(doc_id=pending.doc_id, kind=pending.kind, client=self._author.client_id,
                           device=self._author.device_id, name=self._author.name,
                           time=pending.wall_time, made_on=pending.made_on, n=self._counter,
-                          stamp=pending.stamp, clock=pending.clock)
+                          stamp=pending.stamp, clock=pending.clock,
+                          removed=pending.removed if pending.stamp is not None else None)
         envelope = seal_update(nb_key, pending.notebook_id, device, meta, update)
         env_id = envelope_id(envelope)
         relays = self._notebooks.get(pending.notebook_id, ())

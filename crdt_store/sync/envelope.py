@@ -59,6 +59,7 @@ MAX_HEADER = 1024 * 1024  # names and a state vector; never near this
 MAX_ID_CHARS = 256  # document and device ids
 MAX_NAME_CHARS = 1024
 MAX_CLIENT = 2**64 - 1
+MAX_SAID_REMOVED = 2000  # code points of deleted text an update may say it removed
 _KINDS: tuple[str, ...] = ("note", "catalog")  # index = snapshot record kind byte
 
 Kind = Literal["note", "catalog"]
@@ -98,6 +99,7 @@ class UpdateMeta:
     n: int
     stamp: EditStamp | None = None  # which edit, and what its author had seen (optional)
     clock: dict[int, int] | None = None  # a whole document: its sender's edit clock
+    removed: str | None = None  # the text the edit deleted, as its author had it (optional)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,8 @@ def seal_update(key: NotebookKey, notebook_id: str, device_key: DeviceKey,
         header["stamp"] = meta.stamp.to_json()
     if meta.clock:
         header["clock"] = {str(c): n for c, n in meta.clock.items()}
+    if meta.removed is not None:
+        header["removed"] = meta.removed
     return _seal(key, notebook_id, device_key, header, _as_bytes(update, "update"))
 
 
@@ -311,8 +315,11 @@ def _parse_header(header: object) -> tuple[EnvelopeType, UpdateMeta | SnapshotMe
     stamp = stamp_from_json(header.get("stamp"))  # optional: older peers send none
     if stamp is not None and stamp.client != client:
         raise EnvelopeError("bad_payload", "Payload header 'stamp' names another client.")
+    removed = header.get("removed")  # optional, informational: ignored when malformed
+    if not isinstance(removed, str) or len(removed) > MAX_SAID_REMOVED:
+        removed = None
     return "update", UpdateMeta(doc_id, kind, client, device, name, float(time), made_on, n,
-                                stamp, vector_from_json(header.get("clock")))
+                                stamp, vector_from_json(header.get("clock")), removed)
 
 
 def _check_doc(doc_id: object, kind: object, seen: set[str]) -> None:

@@ -1,0 +1,171 @@
+"""The review board: a vault's close-merge flags, where they are now, and their fixes.
+
+It owns the detector (which hears every change), keeps each flag in the vault's
+`review_flags` table and the detector's runs and anchors in `review_notes`, and
+carries out what a person decides: Looks good (mark reviewed), or Keep one side,
+which rewrites the region as a new edit that syncs like any other.
+
+Listeners (`subscribe`) hear `()` whenever the flags or their states change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+
+from ..errors import PlaitError
+from ..events import ChangeEvent
+from ..unicode_offsets import TextOp
+from .detector import THRESHOLD, CloseMerge, Detector
+from .flags import ARRIVED, EARLIER, FLAGS_SQL, REVIEWED, ReviewFlag, flag_from_row, save_flag, set_state
+
+HERE, CHANGED, DELETED, LOST = "here", "changed", "deleted", "lost"
+
+
+class ReviewError(PlaitError):
+    """A review action that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class FlagRegion:
+    """Where a flag's region is in the note now (code points of the current text)."""
+
+    start: int
+    end: int
+    status: str  # HERE (as merged), CHANGED (edited since), DELETED, or LOST (not followed)
+
+    @property
+    def message(self) -> str:
+        return {
+            HERE: "",
+            CHANGED: "The text here has been edited since the merge.",
+            DELETED: "The merged text has since been deleted.",
+            LOST: "Plait no longer knows where this merge is in the note.",
+        }[self.status]
+
+
+class ReviewBoard:
+    """Flags of one vault. `storage` runs work on the vault's writer; `text_of` and
+    `edit` read and change note bodies; `shared(note_id)` says whether others can
+    edit a note."""
+
+    def __init__(self, storage, *, text_of: Callable[[str], str],
+                 edit: Callable[[str, list[TextOp]], object],
+                 shared: Callable[[str], bool], threshold: int = THRESHOLD) -> None:
+        self._storage = storage
+        self._text_of = text_of
+        self._edit = edit
+        self._new: list[ReviewFlag] = []  # raised this session (may not be on disk yet)
+        self._states: dict[str, str] = {}  # states set this session
+        self._listeners: list[Callable[[], None]] = []
+        self.detector = Detector(self._on_close_merge, threshold=threshold, text_of=text_of,
+                                 shared=shared, load=self._stored_note)
+
+    # ---- hearing changes -----------------------------------------------------------------
+
+    def on_change(self, event: ChangeEvent) -> None:
+        self.detector.on_change(event)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @property
+    def threshold(self) -> int:
+        return self.detector.threshold
+
+    def set_threshold(self, code_points: int) -> None:
+        """How close (in characters, on one line) concurrent edits must be to be flagged."""
+        if not 0 <= code_points <= 10_000:
+            raise ValueError("The review threshold must be between 0 and 10,000 characters.")
+        self.detector.threshold = code_points
+
+    def _on_close_merge(self, merge: CloseMerge) -> None:
+        flag = ReviewFlag.from_merge(merge)
+        self._new.append(flag)
+        self._storage.submit(partial(save_flag, flag=flag))
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def _stored_note(self, note_id: str) -> str | None:
+        rows = self._storage.query("SELECT state FROM review_notes WHERE note_id = ?",
+                                   (note_id,))
+        return rows[0][0] if rows else None
+
+    def save(self) -> None:
+        """Queue the runs and anchors that changed (the vault calls this when it writes
+        its note list, so they reach disk together with the updates they follow)."""
+        dirty = self.detector.take_dirty()
+        if dirty:
+            self._storage.submit(partial(_save_notes, rows=dirty))
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def flags(self) -> list[ReviewFlag]:
+        """Every flag, newest first (never waits on disk for flags raised moments ago)."""
+        stored = [flag_from_row(row) for row in self._storage.query(FLAGS_SQL)]
+        known = {f.flag_id for f in stored}
+        flags = [f for f in self._new if f.flag_id not in known] + stored
+        flags = [replace(f, state=self._states[f.flag_id]) if f.flag_id in self._states else f
+                 for f in flags]
+        return sorted(flags, key=lambda f: f.detected, reverse=True)
+
+    def flag(self, flag_id: str) -> ReviewFlag:
+        for flag in self.flags():
+            if flag.flag_id == flag_id:
+                return flag
+        raise ReviewError(f"There is no review flag with id {flag_id}.")
+
+    def region(self, flag: ReviewFlag) -> FlagRegion:
+        """Where the flag's region is now, and whether it still reads as merged."""
+        span = self.detector.region(flag.note_id, flag.flag_id)
+        if span is None:
+            return FlagRegion(flag.start, flag.start, LOST)
+        start, end = span
+        text = self._text_of(flag.note_id)[start:end]
+        if text == flag.merged:
+            return FlagRegion(start, end, HERE)
+        if start == end:
+            return FlagRegion(start, end, DELETED)
+        return FlagRegion(start, end, CHANGED)
+
+    # ---- decisions ------------------------------------------------------------------------
+
+    def mark_reviewed(self, flag_id: str) -> None:
+        """Looks good: the flag stays, marked reviewed."""
+        self.flag(flag_id)
+        self._states[flag_id] = REVIEWED
+        self._storage.submit(partial(set_state, flag_id=flag_id, state=REVIEWED))
+        self._notify()
+
+    def keep(self, flag_id: str, side: str) -> None:
+        """Rewrite the region to one side's version (EARLIER or ARRIVED) as a new edit,
+        and mark the flag reviewed. Refuses, saying why, when the region was edited or
+        deleted since the merge (a person's later work is never overwritten)."""
+        if side not in (EARLIER, ARRIVED):
+            raise ValueError(f"side must be {EARLIER!r} or {ARRIVED!r}")
+        flag = self.flag(flag_id)
+        version = flag.version(side)
+        if version is None:
+            raise ReviewError("Plait cannot tell how this side had the text (the edit was "
+                              "too large or came before Plait saw the note); edit it by hand.")
+        where = self.region(flag)
+        if where.status != HERE:
+            raise ReviewError(where.message + " Plait left it as it is; edit it by hand.")
+        if version != flag.merged:
+            self._edit(flag.note_id, [TextOp(where.start, where.end - where.start, version)])
+        self.mark_reviewed(flag_id)
+
+
+def _save_notes(conn: sqlite3.Connection, rows: list[tuple[str, str]]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO review_notes (note_id, state) VALUES (?, ?)", rows)
