@@ -40,6 +40,7 @@ from .note_editor import NoteEditor
 from .note_list_model import NoteListModel
 from .notebook_list_model import NotebookDelegate, NotebookListModel
 from .settings import WindowSettings
+from .review_controls import ReviewControls
 from .sync_controls import SyncControls
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
 
         self.sync = SyncControls(self, vault, keys, self.bridge, self.background,
                                  self.sync_label, self.sidebar_model, self.settings)
+        self.review = ReviewControls(self, vault, self.settings)
         self._restore_state()
         self._show_notices()
 
@@ -248,10 +250,23 @@ class MainWindow(QMainWindow):
     def select_note(self, note_id: str) -> None:
         row = self.notes_model.row_of(note_id)
         if row is None:  # not in this view: show all notes, where every live note is
+            self.search_bar.clear()
             self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
             row = self.notes_model.row_of(note_id)
+        if row is None:  # a trashed note
+            trash = self.sidebar_model.row_of_kind("trash")
+            if trash is not None:
+                self.sidebar.setCurrentIndex(self.sidebar_model.index(trash))
+                row = self.notes_model.row_of(note_id)
         if row is not None:
             self._select_row(row)
+
+    def open_note_at(self, note_id: str, start: int, end: int) -> None:
+        """Open a note with code points [start, end) of its text selected (review: Go to)."""
+        self.select_note(note_id)
+        if self.editor.note_id == note_id:
+            self.editor.select_range(start, end)
+            self.editor.setFocus()
 
     def _open_current(self, current, _previous) -> None:
         if current.isValid():
@@ -512,6 +527,9 @@ class MainWindow(QMainWindow):
         splitter = self.settings.splitter()
         if splitter is not None:
             self.splitter.restoreState(splitter)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
         self.refresh_lists()
         note_id, cursor = self.settings.last_note()
         if note_id and self.vault.has_note(note_id):
@@ -526,9 +544,10 @@ class MainWindow(QMainWindow):
         self._refresh_timer.stop()
         self.background.close()
         self.sync.close()
+        self.review.close()
         self.editor.commit_pending()
         self.settings.save(self.saveGeometry(), self.splitter.saveState(), self.editor.note_id,
-                           self.editor.textCursor().position())
+                           self.editor.textCursor().position(), self.saveState())
         self.editor.close_note()
         self.bridge.close()
         super().closeEvent(event)

@@ -42,6 +42,7 @@ from crdt_store.textdiff import diff_ops
 from crdt_store.unicode_offsets import TextOp, apply_ops, ops_to_utf16
 
 from .bridge import VaultBridge
+from .colors import REVIEW_AMBER
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class NoteEditor(QPlainTextEdit):
         self._undo: UndoManager | None = None
         self._matches: list[QTextCursor] = []  # search matches shown in this note
         self._match_index = -1
+        self._match_marks: list[QTextEdit.ExtraSelection] = []
+        self._review_marks: list[QTextEdit.ExtraSelection] = []  # flagged merges
         self.setUndoRedoEnabled(False)
         self.setTabChangesFocus(False)
         self.document().setDocumentMargin(12)
@@ -101,6 +104,7 @@ class NoteEditor(QPlainTextEdit):
         self._shadow = text
         self._dirty = False
         self._undo = None
+        self._review_marks = []
         self.show_matches([])
         if note_id is not None:
             self._undo = UndoManager(
@@ -199,28 +203,45 @@ class NoteEditor(QPlainTextEdit):
     def show_matches(self, ranges: list[tuple[int, int]]) -> None:
         """Highlight search matches (code-point ranges of the note's text) and select the
         first. The highlights are cursors, so they stay on their words through edits."""
-        length = len(self._shadow)
-        units = to_utf16(self._shadow, [r for r in ranges if 0 <= r[0] < r[1] <= length])
-        self._matches = []
-        for start, end in units:
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(start)
-            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-            self._matches.append(cursor)
+        self._matches = self._cursors(ranges)
         self._match_index = -1
         fmt = QTextCharFormat()
         mark = QColor(self.palette().color(QPalette.ColorRole.Highlight))
         mark.setAlpha(70)
         fmt.setBackground(mark)
-        selections = []
-        for cursor in self._matches:
-            selection = QTextEdit.ExtraSelection()
-            selection.cursor = cursor
-            selection.format = fmt
-            selections.append(selection)
-        self.setExtraSelections(selections)
+        self._match_marks = [_selection(c, fmt) for c in self._matches]
+        self.setExtraSelections(self._match_marks + self._review_marks)
         if self._matches:
             self.next_match()
+
+    def show_review_regions(self, ranges: list[tuple[int, int]]) -> None:
+        """Underline regions the review panel flags (code-point ranges of the note's
+        text), subtly. Like search matches they are cursors, so they follow edits."""
+        fmt = QTextCharFormat()
+        fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
+        fmt.setUnderlineColor(REVIEW_AMBER)
+        self._review_marks = [_selection(c, fmt) for c in self._cursors(ranges)]
+        self.setExtraSelections(self._match_marks + self._review_marks)
+
+    def select_range(self, start: int, end: int) -> None:
+        """Select code points [start, end) of the note's text and bring them into view."""
+        cursors = self._cursors([(start, end)], allow_empty=True)
+        if cursors:
+            self.setTextCursor(cursors[0])
+            self.ensureCursorVisible()
+
+    def _cursors(self, ranges: list[tuple[int, int]], *,
+                 allow_empty: bool = False) -> list[QTextCursor]:
+        length = len(self._shadow)
+        valid = [r for r in ranges
+                 if 0 <= r[0] <= r[1] <= length and (allow_empty or r[0] < r[1])]
+        cursors = []
+        for start, end in to_utf16(self._shadow, valid):
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            cursors.append(cursor)
+        return cursors
 
     def next_match(self) -> bool:
         """Select the next search match (F3); False when there is none."""
@@ -290,6 +311,13 @@ class NoteEditor(QPlainTextEdit):
     def close_note(self) -> None:
         self.commit_pending()
         self._stop_guard()
+
+
+def _selection(cursor: QTextCursor, fmt: QTextCharFormat) -> QTextEdit.ExtraSelection:
+    selection = QTextEdit.ExtraSelection()
+    selection.cursor = cursor
+    selection.format = fmt
+    return selection
 
 
 def toggle_task(cursor: QTextCursor, *, only_on_box: bool) -> bool:

@@ -29,6 +29,7 @@ SummaryRole = Qt.ItemDataRole.UserRole + 2
 SnippetRole = Qt.ItemDataRole.UserRole + 3
 ModifiedRole = Qt.ItemDataRole.UserRole + 4
 PinnedRole = Qt.ItemDataRole.UserRole + 5
+ReviewRole = Qt.ItemDataRole.UserRole + 6  # has merges waiting for review
 
 NOTE_IDS_MIME = "application/x-plait-note-ids"
 
@@ -194,12 +195,24 @@ class NoteListModel(KeyedListModel):
     SnippetRole = SnippetRole
     ModifiedRole = ModifiedRole
     PinnedRole = PinnedRole
+    ReviewRole = ReviewRole
 
     _FLAGS = (Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
               | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(attrgetter("note_id"), parent)
+        self._to_review: set[str] = set()
+
+    def set_review_marks(self, note_ids: set[str]) -> None:
+        """Mark the notes with merges waiting for review (the review panel's flags)."""
+        changed = self._to_review ^ note_ids
+        self._to_review = set(note_ids)
+        for note_id in changed:
+            row = self.row_of_key(note_id)
+            if row is not None:
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [ReviewRole])
 
     def set_notes(self, notes: Sequence[NoteSummary]) -> None:
         """Show `notes`, changing only the rows that differ (selection follows note ids)."""
@@ -233,8 +246,13 @@ class NoteListModel(KeyedListModel):
             return note.modified
         if role == PinnedRole:
             return note.pinned
+        if role == ReviewRole:
+            return note.note_id in self._to_review
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(note)
+            tip = _tooltip(note)
+            if note.note_id in self._to_review:
+                tip += "\nHas merged edits to review (View ▸ Review Panel)."
+            return tip
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:

@@ -1,0 +1,121 @@
+"""The review panel in the window: a flag appears after sync, Go to selects the merged
+text, Compare shows both sides, and Keep mine changes the text on both devices."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QTextCharFormat
+
+from app.compare_dialog import CompareDialog
+from crdt_store.sync.invite import parse_invite
+from crdt_store.unicode_offsets import TextOp
+
+from .test_sync_gui import open_window, shot  # noqa: F401  (the fixture)
+
+pytest_plugins = ["tests.relay_fixtures"]
+
+TEXT = "# Car\nThe car is purple today, and the 🚗 is clean.\n"
+AT = TEXT.index("purple")
+
+
+def test_a_flag_appears_after_sync_and_keep_mine_changes_both_devices(qtbot, open_window,
+                                                                      devices, relay):
+    ada = devices.add("Ada")
+    nb = ada.vault.create_notebook("Family")
+    note = ada.vault.create_note(nb, TEXT)
+    link = ada.engine.share(nb, (relay.url,)).link()
+    window = open_window("Bo")
+    window.sync.engine.join(parse_invite(link))
+    bo = window.vault
+
+    def pumped(condition):
+        return lambda: devices.pump_until(condition, timeout=0)
+
+    qtbot.waitUntil(pumped(lambda: bo.document_kind(note) is not None
+                           and bo.note_text(note) == TEXT), timeout=15_000)
+    qtbot.waitUntil(lambda: window.notes_model.row_of(note) is not None)  # listed
+    window.select_note(note)
+    assert window.editor.note_id == note
+    assert not window.review.badge.isVisible()
+
+    relay.stop()  # both edit the same word while apart
+    ada.vault.edit(note, [TextOp(AT, 6, "mauve")])
+    bo.edit(note, [TextOp(AT, 6, "violet")])
+    relay.start()
+    qtbot.waitUntil(pumped(lambda: window.review.panel.unreviewed == 1), timeout=30_000)
+    qtbot.waitUntil(pumped(lambda: ada.vault.note_text(note) == bo.note_text(note)),
+                    timeout=30_000)
+    merged = bo.note_text(note)
+    assert ("mauveviolet" in merged) or ("violetmauve" in merged)
+
+    # the counts: badge, list marker, editor underline
+    assert window.review.badge.text() == "1 to review" and window.review.badge.isVisible()
+    row = window.notes_model.row_of(note)
+    assert window.notes_model.index(row).data(window.notes_model.ReviewRole) is True
+    underlined = [s for s in window.editor.extraSelections()
+                  if s.format.underlineStyle() == QTextCharFormat.UnderlineStyle.DashUnderline]
+    assert len(underlined) == 1 and underlined[0].cursor.selectedText() in (
+        "mauveviolet", "violetmauve")
+
+    window.review.badge.click()
+    panel = window.review.panel
+    assert panel.isVisible()
+    [flag] = panel.flags()
+    assert panel.select_flag(flag.flag_id)
+    assert panel.keep_mine_button.text() == "Keep mine"
+    assert panel.keep_theirs_button.text() == "Keep Ada's"
+    window.editor.select_range(0, 0)
+    panel.go_button.click()
+    assert window.editor.textCursor().selectedText() == flag.merged
+    shot(window, "review-panel.png")
+
+    compare = CompareDialog(flag, window)
+    assert compare.texts["earlier"].toPlainText() == "violet"  # Bo's (this device) first
+    assert compare.texts["arrived"].toPlainText() == "mauve"
+    assert compare.texts["merged"].toPlainText() == flag.merged
+    compare.show()
+    qtbot.waitExposed(compare)
+    shot(compare, "review-compare.png")
+    compare.close()
+
+    panel.keep_mine_button.click()
+    expected = TEXT.replace("purple", "violet")
+    assert bo.note_text(note) == expected
+    qtbot.waitUntil(pumped(lambda: ada.vault.note_text(note) == expected), timeout=30_000)
+    qtbot.waitUntil(lambda: window.editor.toPlainText() == expected)
+    assert panel.unreviewed == 0
+    assert window.notes_model.index(row).data(window.notes_model.ReviewRole) is False
+    assert not [s for s in window.editor.extraSelections()
+                if s.format.underlineStyle() == QTextCharFormat.UnderlineStyle.DashUnderline]
+    panel.show_reviewed.setChecked(True)
+    assert len(panel.flags()) == 1 and panel.tree.topLevelItemCount() == 1
+    shot(window, "review-panel-reviewed.png")
+
+
+def test_looks_good_marks_the_flag_reviewed_and_go_to_says_when_the_text_is_gone(
+        qtbot, open_window, devices, relay):
+    ada = devices.add("Ada")
+    nb = ada.vault.create_notebook("Family")
+    note = ada.vault.create_note(nb, TEXT)
+    window = open_window("Bo")
+    window.sync.engine.join(parse_invite(ada.engine.share(nb, (relay.url,)).link()))
+    bo = window.vault
+
+    def pumped(condition):
+        return lambda: devices.pump_until(condition, timeout=0)
+
+    qtbot.waitUntil(pumped(lambda: bo.document_kind(note) is not None
+                           and bo.note_text(note) == TEXT), timeout=15_000)
+    relay.stop()
+    ada.vault.edit(note, [TextOp(AT, 0, "bright ")])
+    bo.edit(note, [TextOp(AT + 6, 0, " and green")])
+    relay.start()
+    qtbot.waitUntil(pumped(lambda: window.review.panel.unreviewed == 1), timeout=30_000)
+    panel = window.review.panel
+    [flag] = panel.flags()
+    panel.select_flag(flag.flag_id)
+    start = bo.note_text(note).index("The car")
+    bo.edit(note, [TextOp(start, len("The car is bright purple and green"), "")])
+    panel.go_button.click()
+    assert not panel.message.isHidden() and "deleted" in panel.message.text()
+    panel.looks_good_button.click()
+    assert panel.unreviewed == 0 and window.review.badge.text() == ""
