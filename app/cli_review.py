@@ -30,13 +30,20 @@ def cmd_review(vault: Vault, args: argparse.Namespace) -> int:
         return 0
     flags = [f for f in vault.review.flags() if args.all or f.state == NEW]
     if args.json:
-        print(json.dumps([{
-            "id": f.flag_id, "note": f.note_id, "detected": f.detected, "state": f.state,
-            "range": [f.start, f.end], "merged": f.merged, "own_devices": f.own_devices,
-            "sides": [{"author": s.name, "device": s.device, "this_device": s.local,
-                       "inserted": s.inserted, "deleted": s.deleted}
-                      for s in (f.earlier, f.arrived)],
-        } for f in flags], ensure_ascii=False, indent=2))
+        out = []
+        for f in flags:
+            where = vault.review.region(f)
+            out.append({
+                "id": f.flag_id, "note": f.note_id, "detected": f.detected, "state": f.state,
+                "range": [where.start, where.end],  # code points of the note's text now
+                "region": where.status, "merged": f.merged,
+                "context": [f.before, f.after], "own_devices": f.own_devices,
+                "sides": [{"author": s.name, "device": s.device, "this_device": s.local,
+                           "inserted": s.inserted, "deleted": s.deleted,
+                           "had": f.version(which)}
+                          for which, s in (("earlier", f.earlier), ("arrived", f.arrived))],
+            })
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     if not flags:
         print("Nothing to review.")
@@ -51,7 +58,11 @@ def cmd_review(vault: Vault, args: argparse.Namespace) -> int:
         label = "your two devices" if f.own_devices else who
         when = datetime.fromtimestamp(f.detected).strftime("%Y-%m-%d %H:%M")
         print(f"{f.flag_id[:8]}  {when}  {f.state:<8}  {title}: {label}")
-        print(f"          …{f.merged.replace(chr(10), ' ')}…")
+        where = vault.review.region(f)
+        before = f.before.rsplit("\n", 1)[-1][-30:]
+        after = f.after.split("\n", 1)[0][:30]
+        print(f"          …{before}[{f.merged}]{after}…  "
+              f"(characters {where.start}–{where.end}{'; ' + where.message if where.message else ''})")
     print(f"({len(flags)} to review; mark one with: plait review --mark-reviewed ID)",
           file=sys.stderr)
     return 0

@@ -57,6 +57,7 @@ class ReviewPanel(QDockWidget):
         self._clock = clock
         self._flags: list[ReviewFlag] = []
         self.unreviewed = 0
+        self._closed = False
 
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -118,7 +119,10 @@ class ReviewPanel(QDockWidget):
         self.refresh()
 
     def close_panel(self) -> None:
+        """Stop following the vault (it is about to close)."""
         self.vault.review.unsubscribe(self.flags_changed.emit)
+        self._refresh_timer.stop()
+        self._closed = True
 
     # ---- reading the flags ---------------------------------------------------------------
 
@@ -140,6 +144,8 @@ class ReviewPanel(QDockWidget):
         return out
 
     def refresh(self) -> None:
+        if self._closed:
+            return  # a refresh queued just before the vault closed
         selected = self.selected_flag()
         self._flags = self.vault.review.flags()
         self.unreviewed = sum(1 for f in self._flags if f.state == NEW)

@@ -101,6 +101,7 @@ class Vault:
         flush_interval: float = 0.1,
         compact_after_rows: int = 1000,
         search: bool = True,
+        review: bool = True,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.read_only = read_only
@@ -150,7 +151,8 @@ class Vault:
             if not read_only:
                 if search:
                     self._open_search(db_path)
-                self.subscribe(self.review.on_change)
+                if review:  # off only for benchmark baselines
+                    self.subscribe(self.review.on_change)
                 self._list.reconcile()
                 if self._search is not None:
                     self._storage.flush(timeout=None)  # the reconcile reads committed rows
