@@ -61,7 +61,8 @@ class ReviewBoard:
         self._states: dict[str, str] = {}  # states set this session
         self._listeners: list[Callable[[], None]] = []
         self.detector = Detector(self._on_close_merge, threshold=threshold, text_of=text_of,
-                                 shared=shared, load=self._stored_note)
+                                 shared=shared, load=self._stored_note,
+                                 still_open=lambda flag_id: flag_id not in self._states)
 
     # ---- hearing changes -----------------------------------------------------------------
 
@@ -86,8 +87,8 @@ class ReviewBoard:
         self.detector.threshold = code_points
 
     def _on_close_merge(self, merge: CloseMerge) -> None:
-        flag = ReviewFlag.from_merge(merge)
-        self._new.append(flag)
+        flag = ReviewFlag.from_merge(merge)  # new, or one that grew (same id)
+        self._new = [f for f in self._new if f.flag_id != flag.flag_id] + [flag]
         self._storage.submit(partial(save_flag, flag=flag))
         self._notify()
 

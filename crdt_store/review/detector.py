@@ -26,10 +26,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ..edit_clock import EditStamp
 from ..events import ChangeEvent, DocKind, Source
 from ..unicode_offsets import apply_ops
 from .runs import EditRun, regions, shift_range
-from .versions import back_span, undo_earlier
+from .versions import undo_earlier, undo_runs
 
 THRESHOLD = 30  # code points between two edits that still count as close
 RUN_JOIN_SECONDS = 10.0  # adjacent changes by one author this close in time form one run
@@ -85,6 +86,15 @@ class _Note:
                           ensure_ascii=False)
 
 
+@dataclass
+class _Open:
+    """A flag that can still grow: the collaborator may be typing on."""
+
+    flag_id: str
+    detected: float
+    said: str | None  # what the collaborator's changes said they deleted, so far
+
+
 class Detector:
     """Finds close merges in the notes of one vault; `on_flag(CloseMerge)` hears each.
 
@@ -95,14 +105,17 @@ class Detector:
     def __init__(self, on_flag: Callable[[CloseMerge], None], *,
                  threshold: int = THRESHOLD, text_of: Callable[[str], str],
                  shared: Callable[[str], bool] = lambda note_id: True,
-                 load: Callable[[str], str | None] = lambda note_id: None) -> None:
+                 load: Callable[[str], str | None] = lambda note_id: None,
+                 still_open: Callable[[str], bool] = lambda flag_id: True) -> None:
         self.on_flag = on_flag
         self.threshold = threshold
         self._text_of = text_of  # note id -> its current text
         self._shared = shared  # note id -> can anyone else edit it? (else no runs to keep)
         self._load = load
+        self._still_open = still_open  # flag id -> not yet reviewed?
         self._notes: dict[str, _Note] = {}
         self._dirty: set[str] = set()
+        self._open: dict[tuple, _Open] = {}  # (note, earlier run, collaborator) -> its flag
 
     # ---- queries -----------------------------------------------------------------------
 
@@ -158,8 +171,8 @@ class Detector:
                        event.wall_time or time.time(), local, start, end, inserted,
                        deleted.replace(UNKNOWN, ""), UNKNOWN not in deleted)
                for start, end, inserted, deleted in regions(ops, before)]
-        if not local:
-            self._compare(note_id, note, before, after, ops, new, event.removed)
+        if not local and new:
+            self._compare(note_id, note, after, new, event.removed)
         for run in new:
             self._remember(note.runs, run, last_end - last.end if last is not None else 0)
         self._dirty.add(note_id)
@@ -188,49 +201,67 @@ class Detector:
                     continue
                 span[0], span[1] = shift_range(span[0], span[1], op)
 
-    def _compare(self, note_id: str, note: _Note, before: str, after: str, ops,
+    def _compare(self, note_id: str, note: _Note, after: str,
                  runs_in: list[EditRun], said_deleted: str | None) -> None:
-        covered: list[tuple[int, int]] = []
+        """Flag the earlier edits this collaborator's change landed close to. One flag
+        per stretch of text and pair of authors: while they keep typing there, the flag
+        grows instead of a new one being raised for every keystroke."""
+        client = runs_in[0].stamp.client
+        lo = min(r.start for r in runs_in) - self.threshold
+        hi = max(r.end for r in runs_in) + self.threshold
+        hits: dict[int, list[EditRun]] = {}
         for earlier in note.runs:
-            span = (earlier.start, earlier.end)
-            if any(s <= span[0] and span[1] <= e for s, e in covered):
-                continue  # already inside a region flagged for this merge
-            near = [run for run in runs_in if earlier.stamp.concurrent_with(run.stamp)
-                    and close(after, span, (run.start, run.end), self.threshold)]
-            if not near:
-                continue
-            start = min([earlier.start] + [r.start for r in near])
-            end = max([earlier.end] + [r.end for r in near])
-            covered.append((start, end))
-            self._flag(note_id, note, before, after, ops, earlier, near, start, end,
-                       said_deleted)
+            if earlier.end < lo or earlier.start > hi or earlier.stamp.client == client:
+                continue  # far away (cheap test first), or the same author
+            if any(earlier.stamp.concurrent_with(r.stamp)
+                   and close(after, earlier.unseen_span(r.stamp), (r.start, r.end),
+                             self.threshold) for r in runs_in):
+                hits.setdefault(earlier.stamp.client, []).append(earlier)
+        for other, earliers in hits.items():
+            region = _hull(earliers + runs_in)
+            key = (note_id, other, client)
+            opened = self._open.get(key)
+            anchor = note.anchors.get(opened.flag_id) if opened is not None else None
+            if (anchor is not None and self._still_open(opened.flag_id)
+                    and close(after, (anchor[0], anchor[1]), region, self.threshold)):
+                region = (min(region[0], anchor[0]), max(region[1], anchor[1]))
+                opened.said = (opened.said + said_deleted
+                               if opened.said is not None and said_deleted is not None else None)
+            else:
+                opened = self._open[key] = _Open(uuid.uuid4().hex, time.time(), said_deleted)
+            inside = [r for r in note.runs + runs_in
+                      if r.start <= region[1] and r.end >= region[0]]
+            theirs = [r for r in inside if r.stamp.client == client]
+            mine = [r for r in inside if r.stamp.client == other
+                    and any(r.stamp.concurrent_with(t.stamp) for t in theirs)]
+            theirs = [t for t in theirs if any(t.stamp.concurrent_with(r.stamp) for r in mine)]
+            region = (min(region[0], *(r.start for r in mine + theirs)),
+                      max(region[1], *(r.end for r in mine + theirs)))
+            self._flag(note_id, note, after, mine, theirs, region, opened)
 
-    def _flag(self, note_id: str, note: _Note, before: str, after: str, ops,
-              earlier: EditRun, near: list[EditRun], start: int, end: int,
-              said_deleted: str | None) -> None:
-        arrived = replace(near[0].copy(), start=min(r.start for r in near),
-                          end=max(r.end for r in near),
-                          inserted="".join(r.inserted for r in near),
-                          deleted="".join(r.deleted for r in near))
-        arrived.trim()
+    def _flag(self, note_id: str, note: _Note, after: str, earliers: list[EditRun],
+              arrivals: list[EditRun], region: tuple[int, int], opened: _Open) -> None:
+        start, end = region
         merged = after[start:end]
-        old_start, old_end = back_span(start, end, ops)
-        arrived_spans = [(r.start, r.end) for r in near]
-        known = earlier.complete and UNKNOWN not in before[old_start:old_end]
+        arrived_spans = [(r.start, r.end) for r in arrivals]
         spans = [(s - start, e - start, "arrived") for s, e in arrived_spans if e > s]
-        if earlier.end > earlier.start:
-            spans.append((earlier.start - start, earlier.end - start, "earlier"))
-        flag_id = uuid.uuid4().hex
-        note.anchors[flag_id] = [start, end]
+        spans += [(r.start - start, r.end - start, "earlier") for r in earliers if r.end > r.start]
+        if len(earliers) == 1:
+            arrived_text = undo_earlier(merged, start, (earliers[0].start, earliers[0].end),
+                                        arrived_spans, earliers[0].deleted, opened.said)
+        else:
+            arrived_text = undo_runs(merged, start, [((r.start, r.end), r.deleted)
+                                                     for r in earliers], keep=arrived_spans)
+        note.anchors[opened.flag_id] = [start, end]
         if len(note.anchors) > MAX_ANCHORS:
             del note.anchors[next(iter(note.anchors))]
+        earlier, arrived = _combined(earliers), _combined(arrivals)
         self.on_flag(CloseMerge(
-            flag_id, note_id, time.time(), start, end, merged,
-            after[max(0, start - CONTEXT):start], after[end:end + CONTEXT],
-            earlier.copy(), arrived,
-            before[old_start:old_end] if known else None,
-            undo_earlier(merged, start, (earlier.start, earlier.end), arrived_spans,
-                         earlier.deleted, said_deleted) if known else None,
+            opened.flag_id, note_id, opened.detected, start, end, merged,
+            after[max(0, start - CONTEXT):start], after[end:end + CONTEXT], earlier, arrived,
+            undo_runs(merged, start, [((r.start, r.end), r.deleted) for r in arrivals])
+            if arrived.complete else None,
+            arrived_text if earlier.complete else None,
             tuple(sorted(spans)),
         ))
 
@@ -244,7 +275,9 @@ class Detector:
                 and run.time - last.time <= RUN_JOIN_SECONDS
                 and run.start == last.end):  # typing on (or backspacing) at its end
             # one run: counts first..last, `seen` as of the newest change
-            last.stamp = replace(run.stamp, first=last.stamp.first)
+            last.mark()
+            last.stamp = EditStamp(run.stamp.client, last.stamp.first, run.stamp.last,
+                                   run.stamp.seen)
             last.end = max(last.end, run.end)
             last.time = run.time
             last.inserted += run.inserted
@@ -261,6 +294,23 @@ class Detector:
         runs.append(run)
         if len(runs) > MAX_RUNS:
             del runs[0]
+
+
+def _hull(runs: list[EditRun]) -> tuple[int, int]:
+    return min(r.start for r in runs), max(r.end for r in runs)
+
+
+def _combined(runs: list[EditRun]) -> EditRun:
+    """One author's runs in a flagged region, as one side of the flag."""
+    runs = sorted(runs, key=lambda r: r.start)
+    first, last = runs[0], max(runs, key=lambda r: r.stamp.last)
+    combined = replace(first.copy(), start=runs[0].start, end=max(r.end for r in runs),
+                       stamp=replace(last.stamp, first=min(r.stamp.first for r in runs)),
+                       inserted="".join(r.inserted for r in runs),
+                       deleted="".join(r.deleted for r in runs),
+                       complete=all(r.complete for r in runs), time=last.time)
+    combined.trim()
+    return combined
 
 
 def _restore(stored: str | None) -> _Note:

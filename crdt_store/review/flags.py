@@ -82,8 +82,9 @@ def _side(run: EditRun) -> Side:
 
 
 def save_flag(conn: sqlite3.Connection, flag: ReviewFlag) -> None:
-    """Storage work (runs on the vault's writer thread)."""
-    conn.execute("INSERT OR IGNORE INTO review_flags (flag_id, note_id, detected, state, data) "
+    """Storage work (runs on the vault's writer thread). A flag that grew replaces its
+    row; only flags not yet reviewed grow."""
+    conn.execute("INSERT OR REPLACE INTO review_flags (flag_id, note_id, detected, state, data) "
                  "VALUES (?, ?, ?, ?, ?)",
                  (flag.flag_id, flag.note_id, flag.detected, flag.state, flag.to_json()))
 

@@ -12,11 +12,12 @@ the point where the text was.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..edit_clock import EditStamp, stamp_from_json
 from ..unicode_offsets import TextOp
 
+MAX_MARKS = 32  # per run
 KEPT_CHARS = 2000  # of a run's inserted and deleted text; longer is marked incomplete
 
 
@@ -32,10 +33,32 @@ class EditRun:
     inserted: str = ""  # what the run typed (net: its own backspaces taken out)
     deleted: str = ""  # what it removed of the text that was there before it
     complete: bool = True  # False: inserted or deleted was too long to keep whole
+    # (count, length) as the run grew: how long it was after each count, so the part a
+    # collaborator had already seen can be told from the part typed blind
+    marks: list[tuple[int, int]] = field(default_factory=list)
 
     def copy(self) -> EditRun:
         return EditRun(self.stamp, self.name, self.device, self.time, self.local, self.start,
-                       self.end, self.inserted, self.deleted, self.complete)
+                       self.end, self.inserted, self.deleted, self.complete, list(self.marks))
+
+    def unseen_span(self, other: EditStamp) -> tuple[int, int]:
+        """The part of the run `other`'s author had not seen (all of it, unless they had
+        seen its first changes: then the part typed after those)."""
+        seen = other.seen.get(self.stamp.client, 0)
+        if seen < self.stamp.first or not self.marks:
+            return self.start, self.end
+        length = 0
+        for count, size in self.marks:
+            if count > seen:
+                break
+            length = size
+        return min(self.start + length, self.end), self.end
+
+    def mark(self) -> None:
+        """Note the run's length as of its latest count (before it grows)."""
+        self.marks.append((self.stamp.last, self.end - self.start))
+        if len(self.marks) > MAX_MARKS:
+            self.marks = self.marks[1::2]  # thin out: coarser, never wrong about order
 
     def trim(self) -> None:
         if len(self.inserted) > KEPT_CHARS or len(self.deleted) > KEPT_CHARS:
@@ -45,7 +68,8 @@ class EditRun:
     def to_json(self) -> dict:
         return {"stamp": self.stamp.to_json(), "name": self.name, "device": self.device,
                 "time": self.time, "local": self.local, "range": [self.start, self.end],
-                "inserted": self.inserted, "deleted": self.deleted, "complete": self.complete}
+                "inserted": self.inserted, "deleted": self.deleted, "complete": self.complete,
+                "marks": self.marks}
 
     @classmethod
     def from_json(cls, data: dict) -> EditRun | None:
@@ -56,7 +80,8 @@ class EditRun:
             start, end = data["range"]
             run = cls(stamp, str(data["name"]), str(data["device"]), float(data["time"]),
                       bool(data["local"]), int(start), int(end), str(data["inserted"]),
-                      str(data["deleted"]), bool(data["complete"]))
+                      str(data["deleted"]), bool(data["complete"]),
+                      [(int(c), int(n)) for c, n in data.get("marks", [])])
         except (KeyError, TypeError, ValueError):
             return None
         return run if stamp is not None and 0 <= run.start <= run.end else None

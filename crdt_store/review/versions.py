@@ -3,9 +3,9 @@
 A flag covers a region of the merged text. Its two versions are worked out when the
 flag is raised, from what the detector knows at that moment:
 
-- **The earlier side** (the edit that was here first) had the region as this device
-  had it just before the merge: the text before the merge, over the span that maps
-  onto the region, including anything the merge deleted at its edges.
+- **The earlier side** (the edit that was here first) had the region without the
+  arriving edits: their characters come out, and what they deleted goes back (exactly
+  the text this device still had).
 - **The arriving side** had the region without the earlier edit: the earlier edit's
   characters come out and what it deleted goes back, except what the arriving
   author deleted too (its author says what it deleted, in the envelope). When the
@@ -21,23 +21,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..unicode_offsets import TextOp
 
 Span = tuple[int, int]  # [start, end) in code points
 
 
-def back_span(start: int, end: int, ops: Sequence[TextOp]) -> Span:
-    """The span of the text before `ops` that became [start, end) of the text after
-    them; text the ops deleted at its edges is included."""
-    for op in reversed(ops):
-        pos, removed, added = op.pos, op.delete, len(op.insert)
-        if start > pos:
-            start = start - added + removed if start >= pos + added else pos
-        if end >= pos + added:
-            end = end - added + removed
-        elif end > pos:
-            end = pos + removed
-    return start, max(start, end)
+def undo_runs(merged: str, offset: int, undone: Sequence[tuple[Span, str]],
+              keep: Sequence[Span] = ()) -> str:
+    """The region without the given edits: their characters (except any inside `keep`
+    spans, the other side's) come out and what each deleted goes back at its place.
+    (The earlier side's version: the arriving edits undone; what they deleted is
+    exactly what this device still had.)"""
+    out: list[str] = []
+    points: dict[int, list[str]] = {}
+    for (start, _end), deleted in undone:
+        points.setdefault(max(start - offset, 0), []).append(deleted)
+    for i, ch in enumerate(merged):
+        out.extend(points.pop(i, ()))
+        at = offset + i
+        if (not any(s <= at < e for (s, e), _ in undone)
+                or any(s <= at < e for s, e in keep)):
+            out.append(ch)
+    for i in sorted(points):
+        out.extend(points[i])
+    return "".join(out)
 
 
 def undo_earlier(merged: str, offset: int, earlier: Span, arrived: Sequence[Span],
