@@ -117,10 +117,12 @@ def regions(ops: Iterable[TextOp], before: str) -> list[tuple[int, int, str, str
     change produced; `before` is the text the splices apply to, in order."""
     out: list[list] = []
     text = before
-    for op in ops:
-        deleted = text[op.pos:op.pos + op.delete].replace("\ufffc", "")
+    last = len(ops) - 1 if isinstance(ops, (list, tuple)) else -1
+    for i, op in enumerate(ops):
+        deleted = text[op.pos:op.pos + op.delete] if op.delete else ""
         for region in out:
             region[0], region[1] = shift_range(region[0], region[1], op)
         out.append([op.pos, op.pos + len(op.insert), op.insert, deleted])
-        text = text[:op.pos] + op.insert + text[op.pos + op.delete:]
+        if i != last:  # the text after the last splice is never needed
+            text = text[:op.pos] + op.insert + text[op.pos + op.delete:]
     return [tuple(r) for r in out]

@@ -33,7 +33,7 @@ def replay_once(trace, review: bool) -> tuple[Replay, list]:
                         check_texts=False)
         try:
             replay.run()
-            flags = [f for r in replay.replicas for f in r.vault.review_flags()]
+            flags = [f for r in replay.replicas for f in r.vault.review.flags()]
         finally:
             replay.close()
     return replay, flags

@@ -1,0 +1,125 @@
+"""Close-merge detection on its own thread, so merging never waits for it.
+
+The owner thread (the GUI's, which applies merges) hands each note change to
+`DetectionThread.submit`: a queue put, plus what the detector cannot read from
+another thread (the note's text when the detector has not seen it yet, its saved
+runs, whether others can edit it). The worker runs the Detector. Flags it raises go
+back to the owner through `post` (the vault's cross-thread callback queue).
+
+Owner-side reads of the detector's state (`call`) take its lock after `drain`, which
+waits until every change handed over so far has been looked at: Go to and Keep see
+anchors that match the text.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..events import ChangeEvent, Source
+from .detector import CloseMerge, Detector
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    event: ChangeEvent
+    shared: bool
+    text: str | None  # the note's text after the change, when the detector needs it
+    stored: str | None  # its saved runs and anchors, the first time it is seen
+
+
+class DetectionThread:
+    """A Detector fed from the owner thread. `text_of`, `load` and `shared` are called on
+    the owner thread only; `deliver(merges)` runs there too, via `post`."""
+
+    def __init__(self, *, text_of: Callable[[str], str], load: Callable[[str], str | None],
+                 shared: Callable[[str], bool], deliver: Callable[[list[CloseMerge]], None],
+                 post: Callable[[Callable[[], None]], None], threshold: int,
+                 still_open: Callable[[str], bool]) -> None:
+        self._text_of, self._load, self._shared = text_of, load, shared
+        self._deliver, self._post = deliver, post
+        self._known: set[str] = set()  # notes whose text the detector is following
+        self._loaded: set[str] = set()  # notes whose saved state was handed over
+        self._job: _Job | None = None
+        self._raised: list[CloseMerge] = []
+        self._raised_lock = threading.Lock()
+        self._lock = threading.Lock()  # the detector's state
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self.detector = Detector(self._on_flag, threshold=threshold,
+                                 text_of=lambda _note: self._job.text or "",
+                                 shared=lambda _note: self._job.shared,
+                                 load=lambda _note: self._job.stored, still_open=still_open)
+        self._thread = threading.Thread(target=self._run, name="plait-review", daemon=True)
+        self._thread.start()
+
+    # ---- owner thread ----------------------------------------------------------------------
+
+    def submit(self, event: ChangeEvent) -> None:
+        note_id = event.doc_id
+        local = event.origin.source is Source.LOCAL
+        shared = self._shared(note_id) if local else True
+        text = None
+        if note_id not in self._known or event.ops is None:
+            text = self._text_of(note_id)
+        stored = None
+        if note_id not in self._loaded:
+            stored = self._load(note_id)
+            self._loaded.add(note_id)
+        if local and not shared:
+            self._known.discard(note_id)  # the detector lets go of its text
+        else:
+            self._known.add(note_id)
+        self._queue.put(_Job(event, shared, text, stored))
+
+    def drain(self) -> None:
+        """Wait until every change submitted so far was looked at, and hand over its flags."""
+        self._queue.join()
+        self._hand_over()
+
+    def call(self, fn: Callable[[Detector], T]) -> T:
+        """Read or change the detector's state once it has caught up."""
+        self.drain()
+        with self._lock:
+            return fn(self.detector)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        with self._raised_lock:
+            raised, self._raised = self._raised, []
+        if raised:
+            self._deliver(raised)
+
+    # ---- worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is None:
+                    return
+                with self._lock:
+                    self._job = job
+                    self.detector.on_change(job.event)
+            except Exception:  # a bug here must never stop merging: logged, and the next
+                log.exception("Review detection failed on a change")  # change goes on
+            finally:
+                self._job = None
+                self._queue.task_done()
+
+    def _on_flag(self, merge: CloseMerge) -> None:
+        with self._raised_lock:
+            first = not self._raised
+            self._raised.append(merge)
+        if first:
+            self._post(self._hand_over)
