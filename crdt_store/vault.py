@@ -147,7 +147,7 @@ class Vault:
                                   on_summary=self._feed_search)
             self._load_catalogs()
             self.review = ReviewBoard(self._storage, text_of=self.note_text, edit=self.edit,
-                                      shared=self._in_shared_notebook)
+                                      shared=self._in_shared_notebook, places=self)
             if not read_only:
                 if search:
                     self._open_search(db_path)
