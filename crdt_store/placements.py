@@ -46,6 +46,10 @@ class Placements:
         home = self.home(note_id)
         return (home, self._entries[home][note_id]) if home is not None else (None, None)
 
+    def listed(self, note_id: str, catalog_id: str) -> bool:
+        """Does this catalog have an entry for the note (placed there or not)?"""
+        return note_id in self._entries.get(catalog_id, {})
+
     def live_counts(self) -> dict[str, int]:
         """Notes not in the trash, per notebook."""
         counts: dict[str, int] = {}

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Hashable, Iterable
 
 from pycrdt import Doc, Text, TransactionEvent
@@ -941,6 +942,42 @@ class Vault:
     def _last_seen(self, note_id: str) -> Seen | None:
         entry = self._placements.entry(note_id)[1]
         return seen_from(entry.seen) if entry is not None else None
+
+    def lists_note(self, notebook_id: str, note_id: str) -> bool:
+        """Does the notebook's catalog have an entry for the note (even while the note
+        is placed in another notebook, as between the two halves of a move)?"""
+        return self._placements.listed(note_id, notebook_id)
+
+    def unseen_own_edits(self, note_id: str) -> bool:
+        """Did this device make edits of the note that whoever last trashed or moved it
+        (someone else) had not seen? Sync sends such a note again after a move."""
+        seen = self._last_seen(note_id)
+        own = self.own_client_ids()
+        if seen is None or seen.client in own:
+            return False
+        clock = self._clocks.vector(note_id)
+        return any(clock.get(c, 0) > seen.clock.get(c, 0) for c in own)
+
+    def unseen_edits_stamp(self, note_id: str) -> EditStamp | None:
+        """A stamp for sending again this device's edits that whoever last moved the note
+        had not seen (`unseen_own_edits`), made before this device learned of the move:
+        its `seen` lacks the move's count. None if this device's current client made
+        none of them."""
+        seen = self._last_seen(note_id)
+        client = self.author.client_id
+        clock = self._clocks.vector(note_id)
+        if seen is None or clock.get(client, 0) <= seen.clock.get(client, 0):
+            return None
+        mover = structure_key(seen.client)
+        return EditStamp(client, clock[client], clock[client],
+                         MappingProxyType({c: n for c, n in clock.items() if c != mover}))
+
+    def moved_out_of(self, note_id: str, notebook_id: str) -> bool:
+        """Did the note's last move take it out of this notebook (which no longer lists
+        it)?"""
+        seen = self._last_seen(note_id)
+        return (seen is not None and seen.did == MOVED and seen.source == notebook_id
+                and not self.lists_note(notebook_id, note_id))
 
     def _home_of(self, note_id: str) -> str:
         home = self._placements.home(note_id)

@@ -11,7 +11,7 @@ import pytest
 
 from crdt_store.model import entry_from, seen_from
 from crdt_store.review.board import WHOLE, ReviewError
-from crdt_store.review.flags import NEW, REVIEWED, TEXT, TRASHED, flag_from_row
+from crdt_store.review.flags import MOVED, NEW, REVIEWED, TEXT, TRASHED, flag_from_row
 from crdt_store.sync.invite import parse_invite
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -156,6 +156,43 @@ def test_a_trash_after_seeing_the_edit_is_not_flagged(devices, relay):
     bo.vault.restore_note(note)
     wait(devices, lambda: not trashed(ada, note))
     assert ada.vault.review.flags() == [] and bo.vault.review.flags() == []
+
+
+@pytest.mark.parametrize("direction", ["to the notebook sorting first", "to the other one"])
+def test_a_note_moved_while_edited_is_flagged_and_moved_back(devices, relay, direction):
+    # Which of the two catalogs places a note in both (halfway through a move) depends
+    # on their ids; both orders are exercised.
+    ada, bo, books, note = share(devices, relay, "Bo", notebooks=("Shared", "Work"))
+    home, work = books
+    if (work < home) != (direction == "to the notebook sorting first"):
+        # the note must start in the notebook it is moved out of
+        ada.vault.move_note(note, work)
+        home, work = work, home
+        wait(devices, lambda: bo.vault.notebook_of(note) == home)
+    names = {home: ada.vault.notebook(home).name, work: ada.vault.notebook(work).name}
+    relay.stop()
+    edit(ada, note)
+    bo.vault.move_note(note, work)
+    relay.start()
+    wait(devices, lambda: all(d.vault.note_text(note) == MORE
+                              and d.vault.notebook_of(note) == work for d in (ada, bo)),
+         "the edit and the move reach both devices")
+    [on_ada] = [f for f in ada.vault.review.flags() if f.kind == MOVED]
+    [on_bo] = [f for f in bo.vault.review.flags() if f.kind == MOVED]
+    for flag in (on_ada, on_bo):
+        assert flag.summary == (f"Bo moved this note from “{names[home]}” to "
+                                f"“{names[work]}” while Ada was editing it.")
+        assert (flag.source, flag.target) == (home, work)
+    assert (on_ada.earlier.local, on_bo.arrived.local) == (True, True)
+    assert len(ada.vault.review.flags()) == len(bo.vault.review.flags()) == 1
+    bo.vault.review.restore_note(on_bo.flag_id)  # back where it was, on both devices
+    wait(devices, lambda: all(d.vault.notebook_of(note) == home for d in (ada, bo)))
+    assert ada.vault.note_text(note) == bo.vault.note_text(note) == MORE
+    with pytest.raises(ReviewError, match="back in"):
+        ada.vault.review.restore_note(on_ada.flag_id)
+    with pytest.raises(ReviewError, match="no longer in"):
+        ada.vault.review.keep_structure(on_ada.flag_id)
+    assert len(ada.vault.review.flags()) == len(bo.vault.review.flags()) == 1
 
 
 def test_structure_flags_survive_a_restart(devices, relay):
