@@ -36,7 +36,8 @@ def cmd_review(vault: Vault, args: argparse.Namespace) -> int:
             out.append({
                 "id": f.flag_id, "note": f.note_id, "detected": f.detected, "state": f.state,
                 "range": [where.start, where.end],  # code points of the note's text now
-                "region": where.status, "merged": f.merged,
+                "region": where.status, "merged": f.merged, "kind": f.kind,
+                "summary": f.summary,
                 "context": [f.before, f.after], "own_devices": f.own_devices,
                 "sides": [{"author": s.name, "device": s.device, "this_device": s.local,
                            "inserted": s.inserted, "deleted": s.deleted,
@@ -58,6 +59,9 @@ def cmd_review(vault: Vault, args: argparse.Namespace) -> int:
         label = "your two devices" if f.own_devices else who
         when = datetime.fromtimestamp(f.detected).strftime("%Y-%m-%d %H:%M")
         print(f"{f.flag_id[:8]}  {when}  {f.state:<8}  {title}: {label}")
+        if f.kind != "text":
+            print(f"          {f.summary}")
+            continue
         where = vault.review.region(f)
         before = f.before.rsplit("\n", 1)[-1][-30:]
         after = f.after.split("\n", 1)[0][:30]

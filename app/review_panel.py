@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from crdt_store.errors import PlaitError
 from crdt_store.review.board import HERE
-from crdt_store.review.flags import ARRIVED, EARLIER, NEW, ReviewFlag, Side
+from crdt_store.review.flags import ARRIVED, EARLIER, NEW, TEXT, TRASHED, ReviewFlag, Side
 from crdt_store.vault import Vault
 
 from .colors import REVIEW_AMBER, author_color
@@ -66,7 +66,8 @@ class ReviewPanel(QDockWidget):
         self.tree.setStyleSheet(
             "QTreeWidget::item:selected { background: rgba(48, 140, 198, 45); }"
             "QTreeWidget::item:selected:!active { background: rgba(128, 128, 128, 40); }"
-            "QTreeWidget::branch:selected { background: transparent; }")
+            "QTreeWidget::branch:selected, QTreeWidget::branch:selected:!active "
+            "{ background: palette(base); }")
         self.tree.setObjectName("review_list")
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.tree.itemActivated.connect(lambda item, _col: self._go_to_selected())
@@ -181,8 +182,8 @@ class ReviewPanel(QDockWidget):
             self.summary.setText("Nothing to review." if not self._flags
                                  else "Everything has been reviewed.")
         else:
-            self.summary.setText(f"{self.unreviewed} merge{'s' if self.unreviewed != 1 else ''}"
-                                 " to review" if self.unreviewed else "All reviewed")
+            self.summary.setText(f"{self.unreviewed} to review" if self.unreviewed
+                                 else "All reviewed")
         self._update_buttons()
         self.count_changed.emit(self.unreviewed)
 
@@ -200,8 +201,9 @@ class ReviewPanel(QDockWidget):
             who = f"{_author_html(flag.earlier)}, on two of your devices"
         state = ("<span style='color:%s'><b>New</b></span>" % REVIEW_AMBER.name()
                  if flag.state == NEW else "<span style='color:gray'>Reviewed</span>")
+        body = (html.escape(flag.summary) if flag.kind != TEXT else snippet_html(flag))
         return (f"<div>{who}<br><span style='color:gray'>{html.escape(when)}</span> · {state}"
-                f"</div><div style='margin-top:3px'>{snippet_html(flag)}</div>")
+                f"</div><div style='margin-top:3px'>{body}</div>")
 
     # ---- the selected flag ---------------------------------------------------------------
 
@@ -235,6 +237,20 @@ class ReviewPanel(QDockWidget):
         if flag is None:
             self.keep_mine_button.setText("Keep mine")
             self.keep_theirs_button.setText("Keep theirs")
+            return
+        if flag.kind != TEXT:  # a trashed or moved note: restore it, or keep it so
+            self.compare_button.setEnabled(False)
+            self.keep_mine_button.setText("Restore note" if flag.kind == TRASHED
+                                          else "Move back")
+            self.keep_theirs_button.setText("Keep in trash" if flag.kind == TRASHED
+                                            else "Keep it there")
+            self.keep_mine_button.setToolTip(
+                "Take the note out of the trash" if flag.kind == TRASHED
+                else f"Move the note back to “{flag.source}”")
+            self.keep_theirs_button.setToolTip("Leave the note as it is and mark this reviewed")
+            self.keep_mine_button.setEnabled(flag.state == NEW)
+            self.keep_theirs_button.setEnabled(flag.state == NEW)
+            self.looks_good_button.setEnabled(False)
             return
         if flag.mine is None:  # two collaborators' edits, seen from a third device
             self.keep_mine_button.setText(f"Keep {flag.earlier.name}'s")
@@ -272,8 +288,14 @@ class ReviewPanel(QDockWidget):
         flag = self.selected_flag()
         if flag is None:
             return
+        board = self.vault.review
         try:
-            self.vault.review.keep(flag.flag_id, side)
+            if flag.kind == TEXT:
+                board.keep(flag.flag_id, side)
+            elif side == self._mine_side():  # the first button: undo the trash or move
+                board.restore_note(flag.flag_id)
+            else:
+                board.keep_structure(flag.flag_id)
         except PlaitError as exc:
             self._say(str(exc))
             return

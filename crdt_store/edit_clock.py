@@ -10,6 +10,14 @@ test, decided from causal metadata and never from wall clocks.
 Counts are per client and document. A new count is at least the wall clock in
 milliseconds, so a count is never reused even if the last one written before a
 crash was lost.
+
+Trashing or moving a note is an event in the note's history too: it takes a count
+under its author's *structure key* (`structure_key`, never a real client id), and
+every device that learns of it adds that count to the note's vector. An edit made
+after seeing the trash therefore carries it in `seen`, and one made without seeing
+it does not: how the review panel tells an edit concurrent with a trash from a
+later one. Structure keys never name an edit, so they do not change which edits
+are concurrent with each other.
 """
 
 from __future__ import annotations
@@ -19,6 +27,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+
+STRUCTURE_BASE = 2**60  # structure keys: above every client id Yjs hands out (53 bits)
+
+
+def structure_key(client: int) -> int:
+    """The vector key under which `client` counts its trashes and moves of a note."""
+    return STRUCTURE_BASE + client % STRUCTURE_BASE
+
+
+def is_structure_key(key: int) -> bool:
+    return key >= STRUCTURE_BASE
 
 
 @dataclass(frozen=True, slots=True)

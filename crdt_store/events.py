@@ -60,6 +60,8 @@ class ChangeEvent:
     # The text the change removed as its author had it, in op order: computed here for
     # local changes, as the author's envelope says for remote ones (None: not known).
     removed: str | None = None
+    # For catalogs: the notes whose notebook or catalog entry changed here (sorted).
+    placed: tuple[str, ...] = ()
 
 
 Subscriber = Callable[[ChangeEvent], None]

@@ -6,17 +6,23 @@ are derived from the text, so they can never conflict.
 A notebook's catalog is its own document, so renames, moves and trashing merge
 across devices like text does:
 - root `notebook` (Map): `name`, `created`, `trashed`;
-- root `notes` (Map): note id -> Map of `created`, `pinned`, `trashed`, `trashed_at`.
+- root `notes` (Map): note id -> Map of `created`, `pinned`, `trashed`, `trashed_at`,
+  and `seen` once the note has been trashed or moved: a JSON string saying who did
+  it and what they had seen of the note then (`Seen`; entries written before it
+  existed have none).
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from pycrdt import Doc, Map, Text
+
+from .edit_clock import vector_from_json
 
 BODY = "body"
 NOTEBOOK = "notebook"
@@ -68,15 +74,68 @@ class NoteFlags:
     pinned: bool = False
     trashed: bool = False
     trashed_at: float | None = None
+    seen: str | None = None  # the last trash or move of the note (JSON; see `Seen`)
+
+
+TRASHED, MOVED = "trashed", "moved"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Who last trashed or moved a note, and what they had seen of it then.
+
+    `clock` is the note's edit clock on their device at that moment; `token` is the
+    count the trash or move itself took under their structure key (edit_clock).
+    """
+
+    did: str  # TRASHED or MOVED
+    name: str
+    device: str
+    client: int
+    token: int
+    clock: dict[int, int] = field(default_factory=dict)
+    source: str | None = None  # for a move: the notebook it left
+    at: float = 0.0  # wall-clock time (informational)
+
+    def to_json(self) -> str:
+        return json.dumps({"did": self.did, "name": self.name, "device": self.device,
+                           "client": self.client, "token": self.token,
+                           "clock": {str(c): n for c, n in self.clock.items()},
+                           "source": self.source, "at": self.at}, ensure_ascii=False)
+
+
+def seen_from(text: object) -> Seen | None:
+    """A `Seen` from an entry's value (written by any member), or None if malformed."""
+    if not isinstance(text, str):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    clock = vector_from_json(data.get("clock"))
+    did, client, token = data.get("did"), data.get("client"), data.get("token")
+    source, at = data.get("source"), data.get("at", 0.0)
+    if (did not in (TRASHED, MOVED) or clock is None
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63
+                       for n in (client, token))
+            or not isinstance(data.get("name"), str) or not isinstance(data.get("device"), str)
+            or not (source is None or isinstance(source, str))
+            or not isinstance(at, (int, float))):
+        return None
+    return Seen(did, data["name"], data["device"], client, token, clock, source, float(at))
 
 
 def entry_from(data: dict) -> NoteFlags:
     """A catalog entry from its map's plain value."""
+    seen = data.get("seen")
     return NoteFlags(
         created=float(data.get("created") or 0.0),
         pinned=bool(data.get("pinned", False)),
         trashed=bool(data.get("trashed", False)),
         trashed_at=data.get("trashed_at"),
+        seen=seen if isinstance(seen, str) else None,
     )
 
 
@@ -90,14 +149,15 @@ def read_entries(doc: Doc) -> dict[str, NoteFlags]:
 
 def write_entry(doc: Doc, note_id: str, flags: NoteFlags) -> None:
     """Create or overwrite a note's entry (call inside a transaction)."""
-    catalog_notes(doc)[note_id] = Map(
-        {
-            "created": flags.created,
-            "pinned": flags.pinned,
-            "trashed": flags.trashed,
-            "trashed_at": flags.trashed_at,
-        }
-    )
+    values = {
+        "created": flags.created,
+        "pinned": flags.pinned,
+        "trashed": flags.trashed,
+        "trashed_at": flags.trashed_at,
+    }
+    if flags.seen is not None:
+        values["seen"] = flags.seen
+    catalog_notes(doc)[note_id] = Map(values)
 
 
 def set_flag(doc: Doc, note_id: str, key: str, value: object) -> None:

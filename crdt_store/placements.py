@@ -11,6 +11,8 @@ one by catalog id, so every device picks the same.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pycrdt import Doc, Map
 
 from . import model
@@ -37,6 +39,16 @@ class Placements:
 
     def notes_in(self, catalog_id: str) -> list[str]:
         return [n for n, (home, _) in self._placed.items() if home == catalog_id]
+
+    def entry(self, note_id: str) -> Placement:
+        """The note's notebook and its entry there as written (a trashed notebook does
+        not make it read as trashed, unlike `get`)."""
+        home = self.home(note_id)
+        return (home, self._entries[home][note_id]) if home is not None else (None, None)
+
+    def listed(self, note_id: str, catalog_id: str) -> bool:
+        """Does this catalog have an entry for the note (placed there or not)?"""
+        return note_id in self._entries.get(catalog_id, {})
 
     def live_counts(self) -> dict[str, int]:
         """Notes not in the trash, per notebook."""
@@ -74,7 +86,7 @@ class Placements:
                 if entry is None:
                     continue
                 if self._book_trashed.get(catalog_id):
-                    entry = NoteFlags(entry.created, entry.pinned, True, entry.trashed_at)
+                    entry = replace(entry, trashed=True)
                 if best is None or (best[1].trashed and not entry.trashed):
                     best = (catalog_id, entry)
             old = self._placed.get(note_id)

@@ -15,9 +15,10 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Hashable, Iterable
 
 from pycrdt import Doc, Text, TransactionEvent
@@ -25,7 +26,7 @@ from pycrdt import Doc, Text, TransactionEvent
 from . import model
 from .compaction import quarantine_row
 from .documents import rebuild
-from .edit_clock import DocumentClocks, EditStamp
+from .edit_clock import DocumentClocks, EditStamp, structure_key
 from .errors import (
     NotebookNotFoundError,
     NoteNotFoundError,
@@ -36,7 +37,7 @@ from .errors import (
 from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
 from .guard import apply_update_guarded, check_update
 from .identity import Author, decide_identity, vault_fingerprint
-from .model import NotebookInfo, NoteFlags, NoteSummary
+from .model import MOVED, TRASHED, NotebookInfo, NoteFlags, NoteSummary, Seen, seen_from
 from .note_index import NoteList
 from .search import SearchIndex, SearchResults
 from .review.board import ReviewBoard
@@ -122,6 +123,7 @@ class Vault:
         self._stamp: EditStamp | None = None  # the stamp of the change being published
         self._wakeup: Callable[[], None] | None = None
         self._placements = Placements()
+        self._own_clients: set[int] | None = None  # cache of own_client_ids()
         db_path = self.path / DB_NAME
         self._lock = VaultLock(self.path)
         if read_only:
@@ -147,7 +149,8 @@ class Vault:
                                   on_summary=self._feed_search)
             self._load_catalogs()
             self.review = ReviewBoard(self._storage, text_of=self.note_text, edit=self.edit,
-                                      shared=self._in_shared_notebook)
+                                      shared=self._in_shared_notebook, places=self,
+                                      post=self.post)
             if not read_only:
                 if search:
                     self._open_search(db_path)
@@ -174,6 +177,7 @@ class Vault:
         try:
             if not self.read_only:
                 self.refresh_index()
+            self.review.close()
             if self._search is not None:
                 self._search.close()
             self._storage.close()
@@ -320,8 +324,10 @@ class Vault:
 
     def own_client_ids(self) -> set[int]:
         """Every client id this device has written with in this vault."""
-        retired = json.loads(self._storage.meta().get("retired_client_ids", "[]"))
-        return {self.author.client_id, *retired}
+        if self._own_clients is None:
+            retired = json.loads(self._storage.meta().get("retired_client_ids", "[]"))
+            self._own_clients = {self.author.client_id, *retired}
+        return set(self._own_clients)
 
     # ---- documents ---------------------------------------------------------------------
 
@@ -434,19 +440,25 @@ class Vault:
     ) -> ChangeEvent | None:
         """Bookkeeping and publishing after a change. For catalogs, `notes` names the
         entries it touched (None: re-read the whole catalog)."""
+        placed: tuple[str, ...] = ()
         if loaded.kind is DocKind.NOTE:
             self._seen_authors.setdefault(loaded.doc_id, set()).add(origin.author.name)
             self._list.touch(loaded.doc_id, wall_time)
         else:
-            self._reread_catalog(loaded, notes)
-        if not self._subscribers:
-            return None
-        if made_on is None:  # a local change: made on what this device had seen
-            made_on = made_on_for_local(loaded.base_state, update, self.author.client_id)
-        event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update, self._last_ticket,
-                            made_on, wall_time, self._stamp, removed)
-        for subscriber in list(self._subscribers):
-            subscriber(event)
+            placed = self._reread_catalog(loaded, notes)
+        event = None
+        if self._subscribers:
+            if made_on is None:  # a local change: made on what this device had seen
+                made_on = made_on_for_local(loaded.base_state, update, self.author.client_id)
+            event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update,
+                                self._last_ticket, made_on, wall_time, self._stamp, removed,
+                                placed)
+            for subscriber in list(self._subscribers):
+                subscriber(event)
+        # After the subscribers: the review board tells a trash or move it hears of for
+        # the first time by its count being missing from the note's clock.
+        for note_id in placed:
+            self._learn_seen(note_id)
         return event
 
     def _transact(self, loaded: _Loaded, initiator: Hashable | None) -> "_Txn":
@@ -702,7 +714,9 @@ class Vault:
     def _catalogs(self) -> list[_Loaded]:
         return list(self._catalog_docs.values())
 
-    def _reread_catalog(self, catalog: _Loaded, notes: tuple[str, ...] | None) -> None:
+    def _reread_catalog(self, catalog: _Loaded,
+                        notes: tuple[str, ...] | None) -> tuple[str, ...]:
+        """Re-read a changed catalog; returns the notes whose placement changed."""
         self._names = None
         self._shared_notebooks.pop(catalog.doc_id, None)
         if notes is None:
@@ -711,6 +725,14 @@ class Vault:
             changed = self._placements.update(catalog.doc_id, catalog.doc, notes)
         for note_id in changed:
             self._list.placement_changed(note_id)
+        return tuple(sorted(changed))
+
+    def _learn_seen(self, note_id: str) -> None:
+        """This device now knows of the note's last trash or move: its count goes into
+        the note's edit clock, so edits made here from now on say they saw it."""
+        seen = self._last_seen(note_id) if not self.read_only else None
+        if seen is not None:
+            self._clocks.merge(note_id, {structure_key(seen.client): seen.token})
 
     def _placement(self, note_id: str) -> tuple[str | None, NoteFlags | None]:
         return self._placements.get(note_id)
@@ -867,7 +889,13 @@ class Vault:
         self._set_note_flag(note_id, {"pinned": pinned}, initiator)
 
     def trash_note(self, note_id: str, *, initiator: Hashable | None = None) -> None:
-        self._set_note_flag(note_id, {"trashed": True, "trashed_at": time.time()}, initiator)
+        """Put the note in the trash, saying what this device had seen of it (the review
+        panel's test for an edit made meanwhile elsewhere: crdt_store/review/structure)."""
+        self._require_writable()
+        self._home_of(note_id)  # NoteNotFoundError before its edit clock moves
+        self._set_note_flag(note_id, {"trashed": True, "trashed_at": time.time(),
+                                      "seen": self._seen(note_id, TRASHED).to_json()},
+                            initiator)
 
     def restore_note(self, note_id: str, *, initiator: Hashable | None = None) -> None:
         self._set_note_flag(note_id, {"trashed": False, "trashed_at": None}, initiator)
@@ -882,19 +910,78 @@ class Vault:
         txn.finish(notes=(note_id,))
 
     def move_note(self, note_id: str, notebook_id: str, *, initiator: Hashable | None = None) -> None:
-        """Move a note to another notebook, keeping its flags."""
+        """Move a note to another notebook, keeping its flags; its entry there says what
+        this device had seen of it (see trash_note)."""
         self._require_writable()
         source = self._catalog(self._home_of(note_id))
         target = self._catalog(notebook_id)
         if source is target:
             return
         flags = model.entry_from(model.catalog_notes(source.doc)[note_id].to_py())
+        flags = replace(flags, seen=self._seen(note_id, MOVED, source.doc_id).to_json())
         with self._transact(target, initiator) as txn:
             model.write_entry(target.doc, note_id, flags)
         txn.finish(notes=(note_id,))
         with self._transact(source, initiator) as txn:
             del model.catalog_notes(source.doc)[note_id]
         txn.finish(notes=(note_id,))
+
+    def _seen(self, note_id: str, did: str, source: str | None = None) -> Seen:
+        """This device trashes or moves the note now: the count that takes in the note's
+        edit clock, and what the clock had before it (see edit_clock)."""
+        author = self.author
+        stamp = self._clocks.stamp_local(note_id, structure_key(author.client_id))
+        return Seen(did, author.name, author.device_id, author.client_id, stamp.last,
+                    dict(stamp.seen), source, time.time())
+
+    def note_entry(self, note_id: str) -> tuple[str | None, NoteFlags | None]:
+        """The note's notebook and its catalog entry there, as written (`placement` reads
+        a note in a trashed notebook as trashed; this does not)."""
+        return self._placements.entry(note_id)
+
+    def placement(self, note_id: str) -> tuple[str | None, NoteFlags | None]:
+        """The note's notebook and its flags as the note list shows them."""
+        return self._placements.get(note_id)
+
+    def _last_seen(self, note_id: str) -> Seen | None:
+        entry = self._placements.entry(note_id)[1]
+        return seen_from(entry.seen) if entry is not None else None
+
+    def lists_note(self, notebook_id: str, note_id: str) -> bool:
+        """Does the notebook's catalog have an entry for the note (even while the note
+        is placed in another notebook, as between the two halves of a move)?"""
+        return self._placements.listed(note_id, notebook_id)
+
+    def unseen_own_edits(self, note_id: str) -> bool:
+        """Did this device make edits of the note that whoever last trashed or moved it
+        (someone else) had not seen? Sync sends such a note again after a move."""
+        seen = self._last_seen(note_id)
+        own = self.own_client_ids()
+        if seen is None or seen.client in own:
+            return False
+        clock = self._clocks.vector(note_id)
+        return any(clock.get(c, 0) > seen.clock.get(c, 0) for c in own)
+
+    def unseen_edits_stamp(self, note_id: str) -> EditStamp | None:
+        """A stamp for sending again this device's edits that whoever last moved the note
+        had not seen (`unseen_own_edits`), made before this device learned of the move:
+        its `seen` lacks the move's count. None if this device's current client made
+        none of them."""
+        seen = self._last_seen(note_id)
+        client = self.author.client_id
+        clock = self._clocks.vector(note_id)
+        if seen is None or clock.get(client, 0) <= seen.clock.get(client, 0):
+            return None
+        mover = structure_key(seen.client)
+        return EditStamp(client, clock[client], clock[client],
+                         MappingProxyType({c: n for c, n in clock.items() if c != mover}))
+
+    def moved_out_of(self, note_id: str, notebook_id: str) -> bool:
+        """Did the note's last move take it out of this notebook (which no longer lists
+        it)?"""
+        seen = self._last_seen(note_id)
+        return (seen is not None and seen.did == MOVED and seen.source == notebook_id
+                and not self.lists_note(notebook_id, note_id))
 
     def _home_of(self, note_id: str) -> str:
         home = self._placements.home(note_id)

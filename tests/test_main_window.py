@@ -15,7 +15,8 @@ from app.welcome import ensure_welcome
 from crdt_store.unicode_offsets import TextOp, cp_to_utf16, utf16_to_cp
 from crdt_store.vault import Vault
 
-from .conftest import ARTIFACTS, sync_once
+from .screenshots import shot
+from .conftest import sync_once
 
 
 @pytest.fixture
@@ -41,9 +42,6 @@ def make_window(qtbot, settings, vault):
         window.close()
 
 
-def shot(window, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert window.grab().save(str(ARTIFACTS / name))
 
 
 def dark_palette() -> QPalette:

@@ -9,9 +9,9 @@ from app.compare_dialog import CompareDialog
 from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
 
-from .test_sync_gui import open_window, shot  # noqa: F401  (the fixture)
+from .screenshots import shot
 
-pytest_plugins = ["tests.relay_fixtures"]
+pytest_plugins = ["tests.relay_fixtures", "tests.window_fixtures"]  # relay, open_window
 
 TEXT = "# Car\nThe car is purple today, and the 🚗 is clean.\n"
 AT = TEXT.index("purple")
@@ -119,3 +119,37 @@ def test_looks_good_marks_the_flag_reviewed_and_go_to_says_when_the_text_is_gone
     assert not panel.message.isHidden() and "deleted" in panel.message.text()
     panel.looks_good_button.click()
     assert panel.unreviewed == 0 and window.review.badge.text() == ""
+
+
+def test_a_note_trashed_while_edited_can_be_restored_from_the_panel(qtbot, open_window,
+                                                                  devices, relay):
+    ada = devices.add("Ada")
+    nb = ada.vault.create_notebook("Family")
+    note = ada.vault.create_note(nb, TEXT)
+    window = open_window("Bo")
+    window.sync.engine.join(parse_invite(ada.engine.share(nb, (relay.url,)).link()))
+    bo = window.vault
+
+    def pumped(condition):
+        return lambda: devices.pump_until(condition, timeout=0)
+
+    qtbot.waitUntil(pumped(lambda: bo.document_kind(note) is not None
+                           and bo.note_text(note) == TEXT), timeout=15_000)
+    relay.stop()
+    ada.vault.trash_note(note)  # Ada clears out old notes while Bo is still writing
+    bo.edit(note, [TextOp(len(TEXT), 0, "Bo: and it drives well.\n")])
+    relay.start()
+    panel = window.review.panel
+    qtbot.waitUntil(pumped(lambda: panel.unreviewed == 1), timeout=30_000)
+    [flag] = panel.flags()
+    assert flag.kind == "trashed" and "trash" in flag.summary
+    window.review.toggle()
+    panel.select_flag(flag.flag_id)
+    assert panel.keep_mine_button.text() == "Restore note"
+    assert panel.keep_theirs_button.text() == "Keep in trash"
+    assert not panel.compare_button.isEnabled()
+    shot(window, "review-panel-trashed.png")
+    panel.keep_mine_button.click()
+    qtbot.waitUntil(pumped(lambda: not ada.vault.note_summary(note).trashed), timeout=30_000)
+    assert not bo.note_summary(note).trashed and panel.unreviewed == 0
+    assert ada.vault.note_text(note).endswith("Bo: and it drives well.\n")

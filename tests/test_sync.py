@@ -310,3 +310,31 @@ def test_an_edit_made_before_the_note_is_placed_still_reaches_the_others(devices
     relay.start()
     assert devices.pump_until(lambda: "edited by B" in (text_of(a, note) or ""), timeout=30)
     assert devices.pump_until(lambda: text_of(a, note) == text_of(b, note))
+
+
+@pytest.mark.parametrize("target_sorts_first", [True, False])
+def test_a_note_moved_between_notebooks_with_other_members_reaches_them_whole(
+        devices, relay, target_sorts_first):
+    # A shares "Home" with B and "Work" with C; the note goes to Work and back. Which
+    # catalog places a note listed in both (halfway through a move) depends on their
+    # ids, so both orders are run.
+    a, b, c = devices.add("A"), devices.add("B"), devices.add("C")
+    books = sorted([a.vault.create_notebook("one"), a.vault.create_notebook("two")])
+    work, home = books if target_sorts_first else books[::-1]
+    a.vault.rename_notebook(home, "Home")
+    a.vault.rename_notebook(work, "Work")
+    note = a.vault.create_note(home, "# Plan\n")
+    join(devices, b, a.engine.share(home, (relay.url,)).link())
+    join(devices, c, a.engine.share(work, (relay.url,)).link())
+    assert devices.pump_until(lambda: text_of(b, note) == "# Plan\n")
+    devices.settle()
+    a.vault.move_note(note, work)
+    a.vault.append_text(note, "written in Work\n")
+    assert devices.pump_until(lambda: text_of(c, note) == "# Plan\nwritten in Work\n"
+                              and c.vault.notebook_of(note) == work, timeout=30)
+    a.vault.move_note(note, home)  # back: B, who never had Work, gets what it missed
+    a.vault.append_text(note, "back home\n")
+    assert devices.pump_until(
+        lambda: text_of(b, note) == "# Plan\nwritten in Work\nback home\n", timeout=30)
+    devices.settle()
+    assert b.engine.problems() == [] and c.engine.problems() == []

@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QTextCursor
 
-from app.main_window import MainWindow
-from crdt_store.keys import KeyStore
 from crdt_store.unicode_offsets import TextOp
-from crdt_store.vault import Vault
 
-from .conftest import ARTIFACTS
-from .keyring_fixtures import MemoryKeyring
+from .screenshots import shot
 
-pytest_plugins = ["tests.relay_fixtures"]  # the relay and relay_factory fixtures
-
-
-@pytest.fixture
-def open_window(qtbot, tmp_path):
-    """A window on a new vault with its own in-memory keyring; closed before the vault."""
-    made = []
-
-    def make(name: str) -> MainWindow:
-        vault = Vault(tmp_path / f"gui-{name}", display_name=name)
-        settings = QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(vault, settings, keys=KeyStore(MemoryKeyring(), timeout=5.0))
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        made.append((window, vault))
-        return window
-
-    yield make
-    for window, vault in made:
-        window.close()
-        vault.close()
-
-
-def shot(widget, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert widget.grab().save(str(ARTIFACTS / name))
+pytest_plugins = ["tests.relay_fixtures", "tests.window_fixtures"]  # relay, open_window
 
 
 def test_share_dialog_makes_an_invite_and_the_sidebar_shows_the_state(qtbot, open_window, relay):

@@ -1,4 +1,6 @@
-"""Review flags: close merges kept in the vault until a person has looked at them."""
+"""Review flags kept in the vault until a person has looked at them: close merges of
+concurrent text edits (kind TEXT), and notes edited by one person while another put
+them in the trash (TRASHED) or moved them to another notebook (MOVED)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from ..model import MOVED as MOVED, TRASHED as TRASHED  # flag kinds, as Seen.did says
 from .detector import CloseMerge
 from .runs import EditRun
 
 NEW, REVIEWED = "new", "reviewed"
 EARLIER, ARRIVED = "earlier", "arrived"  # the two sides of a flag
+TEXT = "text"  # the kinds of flag: TEXT, TRASHED, MOVED
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,13 @@ class ReviewFlag:
     earlier_text: str | None = None  # the region as each side had it (None: unknown)
     arrived_text: str | None = None
     spans: tuple[tuple[int, int, str], ...] = ()  # who wrote which part of `merged`
+    # TEXT, or TRASHED / MOVED: then `earlier` is the editor and `arrived` the person who
+    # trashed or moved the note, their text fields are empty and so is the region.
+    kind: str = TEXT
+    summary: str = ""  # a plain sentence saying what happened (structure flags)
+    source: str = ""  # MOVED: the notebook the note was moved from, and to
+    target: str = ""
+    mark: tuple[int, int] = (0, 0)  # structure flags: which trash or move (client, count)
 
     @classmethod
     def from_merge(cls, merge: CloseMerge) -> ReviewFlag:
@@ -72,7 +83,9 @@ class ReviewFlag:
             "earlier": self.earlier.__dict__, "arrived": self.arrived.__dict__,
             "own_devices": self.own_devices, "before": self.before, "after": self.after,
             "earlier_text": self.earlier_text, "arrived_text": self.arrived_text,
-            "spans": [list(s) for s in self.spans],
+            "spans": [list(s) for s in self.spans], "kind": self.kind,
+            "summary": self.summary, "source": self.source, "target": self.target,
+            "mark": list(self.mark),
         }, ensure_ascii=False)
 
 
@@ -104,4 +117,7 @@ def flag_from_row(row: tuple) -> ReviewFlag:
                       fields["merged"], Side(**fields["earlier"]), Side(**fields["arrived"]),
                       fields["own_devices"], fields.get("before", ""), fields.get("after", ""),
                       fields.get("earlier_text"), fields.get("arrived_text"),
-                      tuple(tuple(s) for s in fields.get("spans", ())))
+                      tuple(tuple(s) for s in fields.get("spans", ())),
+                      fields.get("kind", TEXT), fields.get("summary", ""),
+                      fields.get("source", ""), fields.get("target", ""),
+                      tuple(fields.get("mark", (0, 0))))

@@ -55,7 +55,7 @@ class DetectionThread:
         self.detector = Detector(self._on_flag, threshold=threshold,
                                  text_of=lambda _note: self._job.text or "",
                                  shared=lambda _note: self._job.shared,
-                                 load=lambda _note: self._job.stored, still_open=still_open)
+                                 load=self._stored, still_open=still_open)
         self._thread = threading.Thread(target=self._run, name="plait-review", daemon=True)
         self._thread.start()
 
@@ -77,6 +77,14 @@ class DetectionThread:
         else:
             self._known.add(note_id)
         self._queue.put(_Job(event, shared, text, stored))
+
+    def _stored(self, note_id: str) -> str | None:
+        """The detector asks for a note's saved state: handed over with the job, or, when
+        the owner reads first (`call`, on the owner thread), read now."""
+        if self._job is not None:
+            return self._job.stored
+        self._loaded.add(note_id)
+        return self._load(note_id)
 
     def drain(self) -> None:
         """Wait until every change submitted so far was looked at, and hand over its flags."""

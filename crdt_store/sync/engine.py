@@ -324,6 +324,17 @@ class SyncEngine:
     def _on_change(self, event: ChangeEvent) -> None:
         kind = event.kind
         notebook_id = event.doc_id if kind is DocKind.CATALOG else self.vault.notebook_of(event.doc_id)
+        local = event.origin.source is Source.LOCAL
+        for note_id in event.placed:
+            home = self.vault.notebook_of(note_id)
+            for other, sent in self._sent_docs.items():
+                if other != home:  # it left: should it come back, it is new there again
+                    sent.discard(note_id)
+            # A move ends in whichever of its two catalog changes leaves the note placed
+            # in the new notebook, which may be the old notebook's (a note in both
+            # catalogs lives in the first by id): the new one hears of it here.
+            if home != notebook_id and home in self._shared:
+                self._note_placed(home, note_id, local)
         if notebook_id is None:
             if event.origin.source is Source.LOCAL and self._shared:
                 # A note whose catalog entry has not arrived yet: which notebook (and
@@ -332,7 +343,6 @@ class SyncEngine:
             return
         if notebook_id not in self._shared:
             return
-        local = event.origin.source is Source.LOCAL
         if local:
             state = self.vault.encode_state_vector(event.doc_id)
             self._call(self._queue_local, notebook_id, event.doc_id, kind.value, event.update,
@@ -348,16 +358,39 @@ class SyncEngine:
         sent.add(notebook_id)
         for note_id in self.vault.notes_in(notebook_id):
             if note_id not in sent:
-                sent.add(note_id)  # a note someone else placed arrives on its own ...
-                edited = note_id in self._unplaced  # ... unless it was edited here meanwhile
-                self._unplaced.discard(note_id)
-                if (local or edited) and self.vault.document_kind(note_id) is DocKind.NOTE:
-                    self._send_whole(notebook_id, note_id, DocKind.NOTE)
+                self._note_placed(notebook_id, note_id, local)
         sharing = self.vault.sharing(notebook_id)
         if not set(sharing.relays) <= set(self._shared[notebook_id]):
             self._shared[notebook_id] = tuple(sorted(set(sharing.relays) | set(self._shared[notebook_id])))
             self._call(self._set_relays, notebook_id, self._shared[notebook_id])
         self._ensure_members([notebook_id])
+
+    def _note_placed(self, notebook_id: str, note_id: str, local: bool) -> None:
+        """A note is newly in a shared notebook here. One this device moved or created
+        there goes out whole; one someone else placed arrives on its own, unless it was
+        edited here meanwhile: while it had no notebook here, or before this device
+        heard that someone moved it (those edits went out through the notebook it left,
+        where members no longer take them)."""
+        sent = self._sent_docs.setdefault(notebook_id, set())
+        if note_id in sent:
+            return
+        sent.add(note_id)
+        edited = note_id in self._unplaced
+        self._unplaced.discard(note_id)
+        # (document_kind last: on a join, thousands of notes are placed before they arrive)
+        if not local and self.vault.unseen_own_edits(note_id):
+            if self.vault.document_kind(note_id) is DocKind.NOTE:
+                self._send_unseen(notebook_id, note_id)
+        elif (local or edited) and self.vault.document_kind(note_id) is DocKind.NOTE:
+            self._send_whole(notebook_id, note_id, DocKind.NOTE)
+
+    def _send_unseen(self, notebook_id: str, note_id: str) -> None:
+        """The note whole, stamped as this device's edits made before it learned of the
+        move (it is learning now): the mover's device flags them (review/structure)."""
+        update = self.vault.encode_state(note_id, keep_loaded=False)
+        self._call(self._queue_local, notebook_id, note_id, DocKind.NOTE.value, update,
+                   b"\x00", time.time(), get_state(update),
+                   self.vault.unseen_edits_stamp(note_id), self.vault.edit_clock(note_id))
 
     def _ensure_members(self, notebook_ids: list[str] | None = None) -> None:
         """Put this device in the member list of shared notebooks whose catalog is here."""
@@ -429,6 +462,10 @@ class SyncEngine:
         if kind is DocKind.CATALOG and meta.doc_id != notebook_id:
             return "it writes another notebook's catalog"
         if kind is DocKind.NOTE and self.vault.notebook_of(meta.doc_id) not in (None, notebook_id):
+            if self.vault.moved_out_of(meta.doc_id, notebook_id):
+                return ("it edits a note that was moved out of that notebook meanwhile; "
+                        f"{meta.name}'s device sends the edit again through the note's new "
+                        "notebook once it hears of the move, if it has that notebook")
             return "it writes a note that belongs to another notebook"
         try:
             self.vault.apply_remote_update(
