@@ -35,6 +35,7 @@ from .versions import undo_earlier, undo_runs
 THRESHOLD = 30  # code points between two edits that still count as close
 RUN_JOIN_SECONDS = 10.0  # adjacent changes by one author this close in time form one run
 MAX_RUNS = 64  # per note; older runs are dropped (each later change moves them all)
+PRUNE_EVERY = 16  # changes to a note between looks for runs everyone has seen
 MAX_ANCHORS = 256  # flag regions followed per note; the oldest are let go
 CONTEXT = 40  # code points of merged text kept on each side of a flagged region
 UNKNOWN = "\ufffc"  # stands for deleted text the detector never saw
@@ -80,6 +81,10 @@ class _Note:
     text: str | None = None  # the text after its last change (None: read it when needed)
     runs: list[EditRun] = field(default_factory=list)
     anchors: dict[str, list[int]] = field(default_factory=dict)  # flag id -> [start, end]
+    # What each author is known to have integrated (from their stamps), to let go of
+    # runs every other author has seen: they can never be concurrent with anything new.
+    seen_of: dict[int, dict[int, int]] = field(default_factory=dict)
+    changes: int = 0
 
     def to_json(self) -> str:
         return json.dumps({"runs": [r.to_json() for r in self.runs], "anchors": self.anchors},
@@ -173,6 +178,7 @@ class Detector:
                for start, end, inserted, deleted in regions(ops, before)]
         if not local and new:
             self._compare(note_id, note, after, new, event.removed)
+        _learn(note, event.stamp)
         for run in new:
             self._remember(note.runs, run, last_end - last.end if last is not None else 0)
         self._dirty.add(note_id)
@@ -294,6 +300,29 @@ class Detector:
         runs.append(run)
         if len(runs) > MAX_RUNS:
             del runs[0]
+
+
+FIRST_TOKEN = 2**60  # edit clocks also count trashes and moves under keys from here
+
+
+def _learn(note: _Note, stamp: EditStamp) -> None:
+    """Record what `stamp`'s author had integrated; now and then, drop the runs that
+    every other author of the note had seen when they last edited it."""
+    row = note.seen_of.setdefault(stamp.client, {})
+    for client, count in stamp.seen.items():
+        if client < FIRST_TOKEN:
+            if count > row.get(client, 0):
+                row[client] = count
+            note.seen_of.setdefault(client, {})
+    note.changes += 1
+    if note.changes % PRUNE_EVERY == 0:
+        note.runs = [r for r in note.runs if not _seen_by_all(note, r)]
+
+
+def _seen_by_all(note: _Note, run: EditRun) -> bool:
+    others = [row for client, row in note.seen_of.items() if client != run.stamp.client]
+    return bool(others) and all(row.get(run.stamp.client, 0) >= run.stamp.last
+                                for row in others)
 
 
 def _hull(runs: list[EditRun]) -> tuple[int, int]:

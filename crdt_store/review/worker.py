@@ -14,8 +14,8 @@ anchors that match the text.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,7 +51,14 @@ class DetectionThread:
         self._raised: list[CloseMerge] = []
         self._raised_lock = threading.Lock()
         self._lock = threading.Lock()  # the detector's state
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        # A deque and an event rather than queue.Queue: a put there costs a lock and a
+        # notify on every merge; here only an idle worker needs waking.
+        self._jobs: deque[_Job | None] = deque()
+        self._wake = threading.Event()
+        self._idle = False
+        self._submitted = 0  # written by the owner only
+        self._done = 0  # written by the worker only
+        self._caught_up = threading.Condition()
         self.detector = Detector(self._on_flag, threshold=threshold,
                                  text_of=lambda _note: self._job.text or "",
                                  shared=lambda _note: self._job.shared,
@@ -76,7 +83,13 @@ class DetectionThread:
             self._known.discard(note_id)  # the detector lets go of its text
         else:
             self._known.add(note_id)
-        self._queue.put(_Job(event, shared, text, stored))
+        self._put(_Job(event, shared, text, stored))
+
+    def _put(self, job: _Job | None) -> None:
+        self._submitted += 1
+        self._jobs.append(job)
+        if self._idle:
+            self._wake.set()
 
     def _stored(self, note_id: str) -> str | None:
         """The detector asks for a note's saved state: handed over with the job, or, when
@@ -88,7 +101,10 @@ class DetectionThread:
 
     def drain(self) -> None:
         """Wait until every change submitted so far was looked at, and hand over its flags."""
-        self._queue.join()
+        target = self._submitted
+        while self._done < target and self._thread.is_alive():
+            with self._caught_up:
+                self._caught_up.wait(0.05)
         self._hand_over()
 
     def call(self, fn: Callable[[Detector], T]) -> T:
@@ -98,7 +114,7 @@ class DetectionThread:
             return fn(self.detector)
 
     def close(self) -> None:
-        self._queue.put(None)
+        self._put(None)
         self._thread.join(timeout=10)
         self._hand_over()
 
@@ -112,18 +128,33 @@ class DetectionThread:
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
-            try:
+            while self._jobs:
+                job = self._jobs.popleft()
                 if job is None:
+                    self._done += 1
+                    self._notify_caught_up()
                     return
-                with self._lock:
-                    self._job = job
-                    self.detector.on_change(job.event)
-            except Exception:  # a bug here must never stop merging: logged, and the next
-                log.exception("Review detection failed on a change")  # change goes on
-            finally:
-                self._job = None
-                self._queue.task_done()
+                try:
+                    with self._lock:
+                        self._job = job
+                        self.detector.on_change(job.event)
+                except Exception:  # a bug here must never stop merging: logged, and the
+                    log.exception("Review detection failed on a change")  # next goes on
+                finally:
+                    self._job = None
+                    self._done += 1
+            self._notify_caught_up()
+            self._idle = True
+            if self._jobs:  # one came in before the flag was seen
+                self._idle = False
+                continue
+            self._wake.wait()
+            self._wake.clear()
+            self._idle = False
+
+    def _notify_caught_up(self) -> None:
+        with self._caught_up:
+            self._caught_up.notify_all()
 
     def _on_flag(self, merge: CloseMerge) -> None:
         with self._raised_lock:
