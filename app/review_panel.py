@@ -256,10 +256,13 @@ class ReviewPanel(QDockWidget):
             self.keep_mine_button.setText(f"Keep {flag.earlier.name}'s")
             self.keep_theirs_button.setText(f"Keep {flag.arrived.name}'s")
         else:
-            self.keep_mine_button.setText("Keep mine")
             theirs = flag.side(self._theirs_side())
-            self.keep_theirs_button.setText("Keep theirs" if flag.own_devices
-                                            else f"Keep {theirs.name}'s")
+            if flag.own_devices:
+                self.keep_mine_button.setText("Keep this device's")
+                self.keep_theirs_button.setText("Keep the other device's")
+            else:
+                self.keep_mine_button.setText("Keep mine")
+                self.keep_theirs_button.setText(f"Keep {theirs.name}'s")
         self.keep_mine_button.setToolTip(_keep_tip(flag, self._mine_side()))
         self.keep_theirs_button.setToolTip(_keep_tip(flag, self._theirs_side()))
         self.keep_mine_button.setEnabled(flag.version(self._mine_side()) is not None)

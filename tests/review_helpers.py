@@ -18,7 +18,8 @@ class Watched:
 
 
 def pair(devices, relay, text: str, names=("Ada", "Bo")):
-    ada, bo = Watched(devices.add(names[0])), Watched(devices.add(names[1]))
+    ada = Watched(devices.add(names[0]))
+    bo = Watched(devices.add(names[1], folder=f"{names[1]}-2" if names[1] == names[0] else None))
     a, b = ada.device, bo.device
     nb = a.vault.create_notebook("Shared")
     note = a.vault.create_note(nb, text)

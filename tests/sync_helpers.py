@@ -53,8 +53,9 @@ class Devices:
         self.wake = threading.Event()
         self.devices: list[Device] = []
 
-    def add(self, name: str, **options) -> Device:
-        device = Device(self.root / name, name, options=options).open(self.wake)
+    def add(self, name: str, folder: str | None = None, **options) -> Device:
+        """A device whose user is called `name` (`folder`: when one user has two)."""
+        device = Device(self.root / (folder or name), name, options=options).open(self.wake)
         self.devices.append(device)
         return device
 

@@ -103,3 +103,14 @@ def test_edits_made_before_a_restart_are_still_compared(devices, relay):
     [flag] = ada.device.vault.review.flags()
     assert flag.earlier.name == "Ada" and flag.arrived.name == "Bo"
     assert (flag.earlier_text, flag.arrived_text) == ("mauve", "violet")
+
+
+def test_my_own_two_devices_offline_edits_are_labelled_as_such(devices, relay):
+    laptop, phone, note = pair(devices, relay, CAR, names=("Ada", "Ada"))
+    concurrently(devices, relay, note, (laptop, [TextOp(AT, 6, "mauve")]),
+                 (phone, [TextOp(AT, 6, "violet")]))
+    [flag] = laptop.device.vault.review.flags()
+    assert flag.own_devices and flag.earlier.name == flag.arrived.name == "Ada"
+    assert flag.earlier.device != flag.arrived.device
+    laptop.device.vault.review.keep(flag.flag_id, flag.mine)
+    converge(devices, note, "The car is mauve today.\n")
