@@ -17,21 +17,27 @@ TEXT = "# Car\nThe car is purple today, and the 🚗 is clean.\n"
 AT = TEXT.index("purple")
 
 
-def test_a_flag_appears_after_sync_and_keep_mine_changes_both_devices(qtbot, open_window,
-                                                                      devices, relay):
+def shared_note(qtbot, open_window, devices, relay):
+    """Ada (a headless device) shares a note with Bo, whose window is open; returns Ada,
+    Bo's window, the note, and a waiter that pumps Ada while Bo's event loop runs."""
     ada = devices.add("Ada")
     nb = ada.vault.create_notebook("Family")
     note = ada.vault.create_note(nb, TEXT)
-    link = ada.engine.share(nb, (relay.url,)).link()
     window = open_window("Bo")
-    window.sync.engine.join(parse_invite(link))
-    bo = window.vault
+    window.sync.engine.join(parse_invite(ada.engine.share(nb, (relay.url,)).link()))
 
     def pumped(condition):
         return lambda: devices.pump_until(condition, timeout=0)
 
-    qtbot.waitUntil(pumped(lambda: bo.document_kind(note) is not None
-                           and bo.note_text(note) == TEXT), timeout=15_000)
+    qtbot.waitUntil(pumped(lambda: window.vault.document_kind(note) is not None
+                           and window.vault.note_text(note) == TEXT), timeout=15_000)
+    return ada, window, note, pumped
+
+
+def test_a_flag_appears_after_sync_and_keep_mine_changes_both_devices(qtbot, open_window,
+                                                                      devices, relay):
+    ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
+    bo = window.vault
     qtbot.waitUntil(lambda: window.notes_model.row_of(note) is not None)  # listed
     window.select_note(note)
     assert window.editor.note_id == note
@@ -93,18 +99,8 @@ def test_a_flag_appears_after_sync_and_keep_mine_changes_both_devices(qtbot, ope
 
 def test_looks_good_marks_the_flag_reviewed_and_go_to_says_when_the_text_is_gone(
         qtbot, open_window, devices, relay):
-    ada = devices.add("Ada")
-    nb = ada.vault.create_notebook("Family")
-    note = ada.vault.create_note(nb, TEXT)
-    window = open_window("Bo")
-    window.sync.engine.join(parse_invite(ada.engine.share(nb, (relay.url,)).link()))
+    ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
     bo = window.vault
-
-    def pumped(condition):
-        return lambda: devices.pump_until(condition, timeout=0)
-
-    qtbot.waitUntil(pumped(lambda: bo.document_kind(note) is not None
-                           and bo.note_text(note) == TEXT), timeout=15_000)
     relay.stop()
     ada.vault.edit(note, [TextOp(AT, 0, "bright ")])
     bo.edit(note, [TextOp(AT + 6, 0, " and green")])
@@ -123,18 +119,8 @@ def test_looks_good_marks_the_flag_reviewed_and_go_to_says_when_the_text_is_gone
 
 def test_a_note_trashed_while_edited_can_be_restored_from_the_panel(qtbot, open_window,
                                                                   devices, relay):
-    ada = devices.add("Ada")
-    nb = ada.vault.create_notebook("Family")
-    note = ada.vault.create_note(nb, TEXT)
-    window = open_window("Bo")
-    window.sync.engine.join(parse_invite(ada.engine.share(nb, (relay.url,)).link()))
+    ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
     bo = window.vault
-
-    def pumped(condition):
-        return lambda: devices.pump_until(condition, timeout=0)
-
-    qtbot.waitUntil(pumped(lambda: bo.document_kind(note) is not None
-                           and bo.note_text(note) == TEXT), timeout=15_000)
     relay.stop()
     ada.vault.trash_note(note)  # Ada clears out old notes while Bo is still writing
     bo.edit(note, [TextOp(len(TEXT), 0, "Bo: and it drives well.\n")])
