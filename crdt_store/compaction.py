@@ -7,9 +7,16 @@ Retention rule:
   *version mark* per editing session: one author's run of updates, ended by
   `SESSION_GAP` seconds of quiet or by another author. A mark stores the session's
   author, time range, update count and a pycrdt Snapshot (state vector plus delete
-  set), from which `Doc.from_snapshot` rebuilds the text as it was at the end of
-  that session. Versions inside a session, between two marks, are not kept once
+  set), from which the text as it was at the end of that session is rebuilt
+  (`crdt_store.history`; not `Doc.from_snapshot`, which Yrs gets wrong for some
+  snapshots). Versions inside a session, between two marks, are not kept once
   folded; rows not yet folded keep full detail.
+- A session can span compactions: when the first rows folded continue the last
+  mark's session (same device, less than `SESSION_GAP` later), that mark is
+  extended rather than a new one started, so a document's sessions are the same
+  whether or not its rows have been folded yet (`SessionReplay` is the one
+  definition, used here and by the history). Rows kept back by an earlier
+  compaction were counted in its marks already and are not counted again.
 - A row is folded only when it is causally complete: the checkpoint covers both the
   state it was made on and the operations it carries. Rows still waiting for
   missing dependencies stay as rows (Yrs does not encode pending updates into a
@@ -37,13 +44,72 @@ SESSION_GAP = 300.0
 
 
 @dataclass
-class _Session:
+class EditingSession:
+    """One author's run of rows: `updates` rows up to `last_seq`, from `start` to `end`."""
+
     device_id: str
     author_name: str
     start: float
     end: float
     updates: int = 0
     last_seq: int = 0
+
+    def continued_by(self, device_id: str, wall_time: float) -> bool:
+        """Does a row from `device_id` at `wall_time` belong to this session? (The rule:
+        another device, or `SESSION_GAP` seconds of quiet, starts a new one.)"""
+        return device_id == self.device_id and wall_time - self.end < SESSION_GAP
+
+
+class SessionReplay:
+    """Apply a document's rows in log order, grouping them into editing sessions and
+    taking a Snapshot (encoded) at the end of each.
+
+    `last` is the newest session already marked, which the first rows may continue;
+    rows at or before `marked_upto` were counted in a mark already (rows an earlier
+    compaction kept back): they are applied but start or extend no session. Neither
+    do rows that change nothing (a duplicate, or an update still waiting for one it
+    depends on: what it brings counts with the row that completes it).
+    """
+
+    def __init__(self, doc: Doc, last: EditingSession | None = None,
+                 marked_upto: int = 0) -> None:
+        self.doc = doc
+        self.marked_upto = marked_upto
+        self.closed: list[tuple[EditingSession, bytes]] = []
+        self.current = last
+        self._changed = False
+        doc.observe(self._saw_change)  # called only by transactions that change something
+
+    def _saw_change(self, _event: object) -> None:
+        self._changed = True
+
+    def apply(self, seq: int, data: bytes, device_id: str, author_name: str,
+              wall_time: float) -> None:
+        """Apply one row; CorruptUpdateError (nothing applied) for bytes that will not."""
+        if seq <= self.marked_upto:
+            apply_update_guarded(self.doc, data)
+            return
+        session = self.current
+        ends = session is not None and not session.continued_by(device_id, wall_time)
+        before = Snapshot.from_doc(self.doc).encode() if ends else b""
+        self._changed = False
+        apply_update_guarded(self.doc, data)
+        if not self._changed:
+            return
+        if ends:
+            self.closed.append((session, before))
+            session = self.current = None
+        if session is None:
+            session = self.current = EditingSession(device_id, author_name, wall_time, wall_time)
+        session.end = max(session.end, wall_time)
+        session.updates += 1
+        session.last_seq = seq
+
+    def sessions(self) -> list[tuple[EditingSession, bytes]]:
+        """Every session ended so far, then the open one with a snapshot of now."""
+        if self.current is None:
+            return list(self.closed)
+        return [*self.closed, (self.current, Snapshot.from_doc(self.doc).encode())]
 
 
 @dataclass
@@ -88,31 +154,22 @@ def compact_document(conn: sqlite3.Connection, doc_id: str) -> CompactionResult 
         # leave everything as it is; loading reports it.
         apply_update_guarded(doc, found[0])
     result = CompactionResult(doc_id, 0, 0, 0, 0)
-    sessions: list[tuple[_Session, bytes]] = []
-    session: _Session | None = None
+    last = last_mark(conn, doc_id)
+    marked_upto = last.last_seq if last else 0
+    replay = SessionReplay(doc, last, marked_upto)
     applied: list[tuple[int, bytes, bytes]] = []
     for seq, data, device_id, author_name, wall_time, made_on in rows:
-        if session is not None and (
-            device_id != session.device_id or wall_time - session.end >= SESSION_GAP
-        ):
-            sessions.append((session, Snapshot.from_doc(doc).encode()))
-            session = None
         try:
-            apply_update_guarded(doc, data)
+            replay.apply(seq, data, device_id, author_name, wall_time)
         except CorruptUpdateError as exc:
             quarantine_row(conn, doc_id, "update", seq, data, str(exc))
             result.quarantined += 1
             result.problems.append(f"update {seq}: {exc}")
             continue
-        if session is None:
-            session = _Session(device_id, author_name, wall_time, wall_time)
-        session.end = max(session.end, wall_time)
-        session.updates += 1
-        session.last_seq = seq
         applied.append((seq, data, made_on))
-    if session is not None:
-        sessions.append((session, Snapshot.from_doc(doc).encode()))
-
+    # The last mark is rewritten only if these rows continued its session.
+    continued = last is not None and last.last_seq != marked_upto
+    sessions = [(s, snap) for s, snap in replay.sessions() if continued or s is not last]
     state = doc.get_state()
     have = decode_state_vector(state)
     folded = [seq for seq, data, made_on in applied if _is_complete(have, state, data, made_on)]
@@ -125,6 +182,9 @@ def compact_document(conn: sqlite3.Connection, doc_id: str) -> CompactionResult 
         "INSERT OR REPLACE INTO checkpoints (doc_id, upto_seq, data, created) VALUES (?, ?, ?, ?)",
         (doc_id, upto, encoded, time.time()),
     )
+    if continued:
+        conn.execute("DELETE FROM version_marks WHERE doc_id = ? AND upto_seq = ?",
+                     (doc_id, marked_upto))
     conn.executemany(
         "INSERT OR REPLACE INTO version_marks (doc_id, upto_seq, start_time, end_time, "
         "device_id, author_name, updates, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -139,6 +199,15 @@ def compact_document(conn: sqlite3.Connection, doc_id: str) -> CompactionResult 
     result.checkpoint_bytes = len(encoded)
     result.marks = len(sessions)
     return result
+
+
+def last_mark(conn: sqlite3.Connection, doc_id: str) -> EditingSession | None:
+    """The document's newest version mark, as a session later rows may continue."""
+    row = conn.execute(
+        "SELECT device_id, author_name, start_time, end_time, updates, upto_seq "
+        "FROM version_marks WHERE doc_id = ? ORDER BY upto_seq DESC LIMIT 1", (doc_id,)
+    ).fetchone()
+    return EditingSession(*row) if row else None
 
 
 def _is_complete(have: dict[int, int], state: bytes, data: bytes, made_on: bytes) -> bool:
