@@ -36,6 +36,8 @@ from .errors import (
 )
 from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
 from .guard import apply_update_guarded, check_update
+from .history import (NoteHistory, RestorePreview, Session, plan_restore,
+                      read_stored_history)
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import MOVED, TRASHED, NotebookInfo, NoteFlags, NoteSummary, Seen, seen_from
 from .note_index import NoteList
@@ -103,8 +105,10 @@ class Vault:
         compact_after_rows: int = 1000,
         search: bool = True,
         review: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
+        self._clock = clock  # wall time stored with local edits (tests pass their own)
         self.read_only = read_only
         self.notices: list[Notice] = []
         self._subscribers: list[Subscriber] = []
@@ -387,7 +391,7 @@ class Vault:
         # derives the same state vector from base_state (see made_on_for_local).
         self._last_ticket = self._storage.append(UpdateRecord(
             loaded.doc_id, update, author.client_id, author.device_id, author.name,
-            time.time(), loaded.base_state, "local",
+            self._clock(), loaded.base_state, "local",
         ))
         if origin is None:
             loaded.length = None
@@ -547,6 +551,67 @@ class Vault:
     def append_text(self, note_id: str, extra: str, *, initiator: Hashable | None = None) -> int:
         length = len(self.note_text(note_id))
         return self.edit(note_id, [TextOp(length, 0, extra)], initiator=initiator)
+
+    # ---- history -----------------------------------------------------------------------
+    # A note's sessions, past versions and restore (crdt_store/history). Reads are
+    # SQLite point reads on the owner thread; rebuilding versions happens in a
+    # NoteHistory, which a GUI can get here and then use on a worker thread.
+
+    HISTORY_CACHE = 4  # notes whose NoteHistory (decoded states, texts) is kept
+    _histories: dict[str, NoteHistory] | None = None  # least recently used first
+
+    def note_history(self, note_id: str) -> NoteHistory:
+        """The note's history as saved on disk now (queued edits are written first).
+        Call on the owner thread; the NoteHistory it returns may be used on any thread
+        and is reused, brought up to date, by later calls."""
+        if note_id not in self._docs and not self.has_note(note_id):
+            raise NoteNotFoundError(f"There is no note with id {note_id}.")
+        if not self.read_only and self._storage.durable_ticket < self._storage.last_ticket:
+            self._storage.flush()
+        if self._histories is None:
+            self._histories = {}
+        known = self._histories.pop(note_id, None)
+        stored = read_stored_history(self._storage.query, note_id,
+                                     known.cursor if known is not None else None)
+        if known is not None and stored.checkpoint_key == known.checkpoint_key:
+            known.feed(stored)
+            history = known
+        else:
+            history = NoteHistory(stored, previous=known)
+        self._histories[note_id] = history
+        while len(self._histories) > self.HISTORY_CACHE:
+            del self._histories[next(iter(self._histories))]
+        return history
+
+    def history(self, note_id: str, limit: int = 50,
+                before: int | None = None) -> list[Session]:
+        """Editing sessions, newest first: at most `limit`, older than session `before`
+        if given, with characters added and removed (see crdt_store.history)."""
+        return self.note_history(note_id).page(limit, before)
+
+    def version_text(self, note_id: str, session_id: int) -> str:
+        """The note's text at the end of that session (HistoryError if it has none)."""
+        return self.note_history(note_id).version_text(session_id)
+
+    def version_at(self, note_id: str, when: float) -> str:
+        """The note's text at `when` (a POSIX time), as of the last session end by then."""
+        return self.note_history(note_id).version_at(when)
+
+    def preview_restore(self, note_id: str, session_id: int, *,
+                        region: tuple[int, int] | None = None) -> RestorePreview:
+        """What `restore_version` would do now, without doing it. `region` is a range of
+        code points in the version's text (crdt_store/history/restore.py)."""
+        version = self.version_text(note_id, session_id)
+        return plan_restore(self.note_text(note_id), version, session_id, region)
+
+    def restore_version(self, note_id: str, session_id: int, *,
+                        region: tuple[int, int] | None = None,
+                        initiator: Hashable | None = None) -> int:
+        """Make a new edit that turns the current text into that version (or only the
+        region of it); it syncs like any edit. Returns its ticket."""
+        self._require_writable()
+        preview = self.preview_restore(note_id, session_id, region=region)
+        return self.edit(note_id, preview.ops, initiator=initiator)
 
     # ---- remote updates ----------------------------------------------------------------
 
