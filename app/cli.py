@@ -19,6 +19,8 @@ from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.markdown_io import export_vault, import_folder
 from crdt_store.vault import Vault
 
+from .cli_history import AT_HELP, version_for
+from .cli_history import add_commands as add_history_commands
 from .cli_review import add_commands as add_review_commands
 from .cli_sync import add_commands as add_sync_commands
 from .paths import default_vault_path
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="print a note's Markdown")
     p.add_argument("note", help="note id, id prefix (4+ characters) or exact title")
+    p.add_argument("--at", metavar="TIME|SESSION", help=AT_HELP)
     p.set_defaults(run=cmd_show, writes=False)
 
     p = sub.add_parser("new", help="create a note from stdin; prints its id")
@@ -88,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sync_commands(sub)
     add_review_commands(sub)
+    add_history_commands(sub)
     return parser
 
 
@@ -171,7 +175,8 @@ def cmd_list(vault: Vault, args: argparse.Namespace) -> None:
 
 
 def cmd_show(vault: Vault, args: argparse.Namespace) -> None:
-    text = vault.note_text(vault.resolve_note(args.note))
+    note_id = vault.resolve_note(args.note)
+    text = vault.note_text(note_id) if args.at is None else version_for(vault, note_id, args.at)
     if text and not text.endswith("\n"):
         text += "\n"
     sys.stdout.flush()
