@@ -43,10 +43,6 @@ class RestorePreview:
     text: str
     ops: tuple[TextOp, ...]
 
-    @property
-    def changes_anything(self) -> bool:
-        return bool(self.ops)
-
     def diff(self) -> list[Segment]:
         """Word-level segments from the current text to the result (for a preview)."""
         return word_diff(self.current, self.text)

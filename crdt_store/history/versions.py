@@ -34,6 +34,8 @@ from ..compaction import EditingSession, SessionReplay
 from ..errors import CorruptUpdateError
 from ..guard import apply_update_guarded
 from ..model import new_doc, note_body
+from ..statevector import decode_state_vector
+from ..statevector import read_var_uint as _uint
 from ..textdiff import diff_ops
 from .sessions import HistoryError, LogRow, MarkRow, Session, StoredHistory
 
@@ -44,21 +46,6 @@ TEXT_CACHE = 8
 
 
 # ---- lib0 / Yjs update v1 decoding ---------------------------------------------------
-
-def _uint(b: bytes, p: int) -> tuple[int, int]:
-    x = b[p]
-    if x < 0x80:
-        return x, p + 1
-    value, shift = x & 0x7F, 7
-    p += 1
-    while True:
-        x = b[p]
-        p += 1
-        value |= (x & 0x7F) << shift
-        if x < 0x80:
-            return value, p
-        shift += 7
-
 
 def _var(value: int) -> bytes:
     out = bytearray()
@@ -188,17 +175,6 @@ def _delete_set_end(b: bytes, p: int) -> int:
     return p
 
 
-def _state_vector(b: bytes, p: int) -> dict[int, int]:
-    n, p = _uint(b, p)
-    out: dict[int, int] = {}
-    for _ in range(n):
-        client, p = _uint(b, p)
-        out[client], p = _uint(b, p)
-    if p != len(b):
-        raise ValueError("trailing bytes after the state vector")
-    return out
-
-
 class StateIndex:
     """A full document state (an update, v1), indexed so that the state as of any
     snapshot it contains is cheap to cut out of it (see the module docstring)."""
@@ -234,7 +210,7 @@ class StateIndex:
         """The document as of `snapshot` (encoded), as an update."""
         try:
             ds_end = _delete_set_end(snapshot, 0)
-            seen = _state_vector(snapshot, ds_end)
+            seen = decode_state_vector(snapshot[ds_end:])
         except (IndexError, ValueError) as exc:
             raise HistoryError(f"A stored version mark could not be read: {exc}") from exc
         b = self.data
