@@ -37,6 +37,9 @@ class Session:
     - `added` / `removed`: code points, from diffing the text at the end of the
       previous session with the text at the end of this one (None when not
       computed: `NoteHistory.sessions()` leaves them out, `page()` fills them in).
+    - `start` / `end`: the wall times of its first and last stored rows (a row holds
+      the keystrokes written together, up to 64, and carries the last one's time).
+    - `rows`: how many stored rows (merged updates) it has.
     - `folded`: its rows were compacted into a version mark (only its end is kept).
     """
 

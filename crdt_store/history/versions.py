@@ -243,9 +243,9 @@ class StateIndex:
 
 
 def change_counts(old: str, new: str) -> tuple[int, int]:
-    """(code points added, code points removed) from `old` to `new`, by the same
-    minimal-ish diff `Vault.set_text` applies (crdt_store.textdiff)."""
-    ops = diff_ops(old, new)
+    """(code points added, code points removed) from `old` to `new`: lines compared
+    first, then changed lines character by character (crdt_store.textdiff)."""
+    ops = diff_ops(old, new, lines_first=True)
     return sum(len(op.insert) for op in ops), sum(op.delete for op in ops)
 
 
