@@ -37,7 +37,7 @@ from crdt_store.storage import DB_NAME
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
-from .bench_store import disk_bytes, load_trace
+from .bench_store import disk_bytes, load_trace, type_raw
 from .table import print_table
 
 T0 = 1_760_000_000.0
@@ -134,13 +134,7 @@ def keystroke_replay(txns: list[list[tuple[int, int, str]]], bounds: list[int]) 
     started = time.perf_counter()
     done = 0
     for bound in bounds:
-        for patches in txns[done:bound]:
-            with doc.transaction():
-                for pos, delete, insert in patches:
-                    if delete:
-                        del text[pos:pos + delete]
-                    if insert:
-                        text.insert(pos, insert)
+        type_raw(doc, text, txns[done:bound])
         done = bound
         str(text)
         reached.append(time.perf_counter() - started)

@@ -31,6 +31,17 @@ def load_trace(path: Path = TRACE) -> dict:
         return json.load(fh)
 
 
+def type_raw(doc: Doc, text: Text, txns: list[list[tuple[int, int, str]]]) -> None:
+    """Raw pycrdt, the floor: one transaction per trace transaction."""
+    for patches in txns:
+        with doc.transaction():
+            for pos, delete, insert in patches:
+                if delete:
+                    del text[pos:pos + delete]
+                if insert:
+                    text.insert(pos, insert)
+
+
 def replay_side_by_side(
     txns: list[list[tuple[int, int, str]]], vault_dir: Path, chunk: int = 2000
 ) -> tuple[float, float, Doc, str]:
@@ -51,13 +62,7 @@ def replay_side_by_side(
     raw_seconds = store_seconds = 0.0
     for start in range(0, len(txns), chunk):
         t0 = time.perf_counter()
-        for patches in txns[start:start + chunk]:
-            with raw_doc.transaction():
-                for pos, delete, insert in patches:
-                    if delete:
-                        del raw_text[pos:pos + delete]
-                    if insert:
-                        raw_text.insert(pos, insert)
+        type_raw(raw_doc, raw_text, txns[start:start + chunk])
         t1 = time.perf_counter()
         for txn in ops[start:start + chunk]:
             vault.edit(note_id, txn)
