@@ -560,13 +560,19 @@ class Vault:
     HISTORY_CACHE = 4  # notes whose NoteHistory (decoded states, texts) is kept
     _histories: dict[str, NoteHistory] | None = None  # least recently used first
 
-    def note_history(self, note_id: str) -> NoteHistory:
-        """The note's history as saved on disk now (queued edits are written first).
-        Call on the owner thread; the NoteHistory it returns may be used on any thread
-        and is reused, brought up to date, by later calls."""
+    def note_history(self, note_id: str, *, wait: bool = True) -> NoteHistory:
+        """The note's history as saved on disk. Call on the owner thread: it makes a few
+        SQLite point reads. The NoteHistory it returns may be used on any thread (a GUI
+        rebuilds versions on a worker) and is reused, brought up to date, by later calls.
+
+        With `wait` (the default, and what the methods below do), edits still queued
+        for the disk are written first, which can take a moment on a slow disk; a GUI
+        thread passes wait=False and sees edits once the writer has saved them (within
+        about 100 ms)."""
         if note_id not in self._docs and not self.has_note(note_id):
             raise NoteNotFoundError(f"There is no note with id {note_id}.")
-        if not self.read_only and self._storage.durable_ticket < self._storage.last_ticket:
+        if (wait and not self.read_only
+                and self._storage.durable_ticket < self._storage.last_ticket):
             self._storage.flush()
         if self._histories is None:
             self._histories = {}

@@ -384,7 +384,8 @@ def test_a_note_history_can_be_read_on_a_worker_thread(solo) -> None:
     for i in range(30):
         clock.now += 400
         ada.edit(note, [TextOp(0, 0, f"{i} ")])
-        ada.note_history(note)  # feeds the same NoteHistory the worker reads
+        # The GUI's way: no waiting for the disk; feeds the NoteHistory the worker reads.
+        assert ada.note_history(note, wait=False) is history
     worker.join()
     assert not errors and seen and all(v == expected for v in seen)
     assert ada.version_text(note, ada.history(note)[0].id) == ada.note_text(note)
