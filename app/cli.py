@@ -19,6 +19,7 @@ from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.markdown_io import export_vault, import_folder
 from crdt_store.vault import Vault
 
+from . import __version__
 from .cli_review import add_commands as add_review_commands
 from .cli_sync import add_commands as add_sync_commands
 from .paths import default_vault_path
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Plait: local-first, collaborative Markdown notes. "
         "Without a command, opens the app.",
     )
+    parser.add_argument("--version", action="version", version=f"plait {__version__}")
     parser.add_argument("--vault", type=Path, default=None,
                         help="vault folder (default: $PLAIT_VAULT or the user data folder)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")

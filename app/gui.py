@@ -11,6 +11,8 @@ from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.keys import KeyStore
 from crdt_store.vault import Vault
 
+from . import APP_ID, __version__
+from .icons import ActionIcons, app_icon
 from .main_window import MainWindow
 from .welcome import ensure_welcome
 
@@ -22,6 +24,9 @@ def run_gui(vault_path: Path) -> int:
     app.setOrganizationName("Plait")
     app.setApplicationName("Plait")
     app.setApplicationDisplayName("Plait")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)  # Wayland's app id; lets the desktop match the entry
+    app.setWindowIcon(app_icon())
     try:
         vault, message = open_for_window(vault_path)
     except PlaitError as exc:
@@ -32,6 +37,7 @@ def run_gui(vault_path: Path) -> int:
             ensure_welcome(vault)
         keys = KeyStore.from_environment()
         window = MainWindow(vault, keys=keys)
+        ActionIcons(window)
         if message or keys.warning:
             window.banner.show_message(message or keys.warning)
         window.show()
