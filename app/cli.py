@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke-test", action="store_true",
                         help="check this installation on a temporary vault (create a note, "
                              "search it, draw the window offscreen) and exit; 0 means it works")
+    parser.add_argument("--install-desktop", action="store_const", const="install",
+                        dest="desktop", help="Linux: add Plait to this user's application "
+                        "menu, with its icon, as the handler of plait:// links")
+    parser.add_argument("--uninstall-desktop", action="store_const", const="uninstall",
+                        dest="desktop", help="Linux: remove what --install-desktop added")
+    parser.add_argument("--desktop-exec", type=Path, metavar="PLAIT",
+                        help="with --install-desktop: the plait executable the menu entry "
+                             "runs (default: this one)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list notes, pinned first, newest first")
@@ -113,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         from .smoke import run_smoke_test
 
         return run_smoke_test()
+    if args.desktop:
+        from .desktop_integration import main as desktop_integration
+
+        return desktop_integration(args.desktop, args.desktop_exec)
     if links and args.command is not None:
         parser.error(f"an invite link opens the app; to join from the command line, use: "
                      f"plait join LINK (not with '{args.command}')")

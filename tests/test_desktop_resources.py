@@ -1,9 +1,5 @@
-"""The packaged resources: icons, desktop entry, AppStream metainfo, and their validators.
-
-desktop-file-validate and appstreamcli come from Debian's desktop-file-utils and
-appstream; the fixture installs them through tests/helpers/desktop_tools.sh (quick when
-they are there) and skips, saying why, only where they cannot be installed.
-"""
+"""The packaged resources: icons, desktop entry, AppStream metainfo, and their validators
+(desktop-file-validate and appstreamcli, installed on demand: tests/desktop_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +10,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QImage
 
@@ -31,22 +26,9 @@ from app.icons import ACTION_ICONS, ActionIcons, action_key, app_icon, render_sv
 
 from .conftest import ARTIFACTS
 
+pytest_plugins = ["tests.desktop_fixtures"]  # the desktop_tools fixture
+
 ROOT = Path(__file__).resolve().parent.parent
-HELPERS = Path(__file__).parent / "helpers"
-
-
-@pytest.fixture(scope="session")
-def desktop_tools() -> None:
-    if not sys.platform.startswith("linux"):
-        pytest.skip("desktop-file-validate and appstreamcli are Linux tools")
-    try:
-        proc = subprocess.run(["sh", str(HELPERS / "desktop_tools.sh")], capture_output=True,
-                              text=True, timeout=1200, check=False)
-    except subprocess.TimeoutExpired as exc:
-        pytest.skip(f"installing desktop-file-utils and appstream timed out: {exc}")
-    if proc.returncode != 0:
-        pytest.skip(f"could not install desktop-file-utils and appstream: "
-                    f"{proc.stderr.strip()[-2000:]}")
 
 
 def png_size(data: bytes) -> tuple[int, int]:
