@@ -60,6 +60,8 @@ def run_gui(vault_path: Path, invites: Sequence[str] = ()) -> int:
             if message or keys.warning:
                 window.banner.show_message(message or keys.warning)
                 log.info("banner: %s", message or keys.warning)
+            if log.isEnabledFor(logging.DEBUG):
+                FirstPaint(window)
             window.show()
             opener = LinkOpener.attach(window, instance)
             if invites and not vault.read_only:
@@ -166,4 +168,19 @@ class LinkOpener(QObject):
             if is_invite(url):
                 self.open([url], {})
                 return True
+        return False
+
+
+class FirstPaint(QObject):
+    """With --debug, logs "first paint" once the window's first paint has been done
+    (packaging/bundle/check.py times a cold start to it)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, lambda: log.debug("first paint"))  # after this pass paints
         return False
