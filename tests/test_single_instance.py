@@ -269,7 +269,8 @@ def test_a_crashed_window_s_socket_is_replaced_and_later_launches_reach_the_new_
 
 def test_two_launches_racing_end_with_one_window(tmp_path: Path, launch) -> None:
     vault = tmp_path / "vault"
-    a, b = launch(vault), launch(vault)
+    # the loser waits for the winner to open its window: allow a slow, busy machine
+    a, b = launch(vault, timeout=START_TIMEOUT_S), launch(vault, timeout=START_TIMEOUT_S)
     with ThreadPoolExecutor(2) as pool:
         exits = {pool.submit(x.proc.wait): x for x in (a, b)}
         done, _ = wait(exits, timeout=START_TIMEOUT_S, return_when=FIRST_COMPLETED)
