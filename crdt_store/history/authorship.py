@@ -155,17 +155,21 @@ def _skip_content(data: bytes, pos: int, ref: int) -> tuple[int, int]:
     raise UnsupportedUpdate(f"unsupported item content {ref}")
 
 
+_ONE_ID = re.compile(rb"[\x80-\xff]*[\x00-\x7f][\x80-\xff]*[\x00-\x7f]")  # two var uints
+_TWO_IDS = re.compile(rb"(?:[\x80-\xff]*[\x00-\x7f]){4}")
+
+
 def _skip_item_head(data: bytes, pos: int, info: int) -> int:
     """Past an item's origins and parent (`info` is its info byte, already read)."""
-    if info & 0x80:
-        pos = _uint(data, _uint(data, pos)[1])[1]
-    if info & 0x40:
-        pos = _uint(data, _uint(data, pos)[1])[1]
-    if not info & 0xC0:
-        key, pos = _uint(data, pos)
-        pos = _skip_string(data, pos) if key == 1 else _uint(data, _uint(data, pos)[1])[1]
-        if info & 0x20:
-            pos = _skip_string(data, pos)
+    origins = info & 0xC0
+    if origins == 0xC0:
+        return _TWO_IDS.match(data, pos).end()
+    if origins:
+        return _ONE_ID.match(data, pos).end()
+    key, pos = _uint(data, pos)
+    pos = _skip_string(data, pos) if key == 1 else _ONE_ID.match(data, pos).end()
+    if info & 0x20:
+        pos = _skip_string(data, pos)
     return pos
 
 
@@ -196,7 +200,8 @@ def _rewrite(update: bytes, passes: int) -> tuple[list[bytes], list[tuple[int, i
                 continue
             n, start = _uint(data, pos)
             end = start + n
-            units = _utf16_units(data[start:end])
+            raw = data[start:end]
+            units = n if raw.isascii() else _utf16_units(raw)
             head = data[copied:pos]
             k = len(strings)
             strings.append((client, clock))
@@ -246,6 +251,10 @@ def _scan(update: bytes) -> tuple[dict[int, list[tuple[int, int]]], int]:
 
 
 def _var_uint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
