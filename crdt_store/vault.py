@@ -37,7 +37,7 @@ from .errors import (
 )
 from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
 from .guard import apply_update_guarded, check_update
-from .history.authorship import AuthorSpan, Authorship, Directory
+from .history.authorship import AuthorSpan, Authorship, Directory, UnsupportedUpdate
 from .history.last_seen import LastSeen
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import MOVED, TRASHED, NotebookInfo, NoteFlags, NoteSummary, Seen, seen_from
@@ -330,8 +330,13 @@ class Vault:
         """Who wrote each part of the note's current text, and when: AuthorSpans in
         order covering the text (code points); adjacent text of one client id and one
         time is one span. Cached per note and version, so asking again is cheap.
-        Raises NoteNotFoundError."""
-        return self._authorship.spans(note_id)
+        Empty if the note holds content whose ids cannot be read (Plait never writes
+        any). Raises NoteNotFoundError."""
+        try:
+            return self._authorship.spans(note_id)
+        except UnsupportedUpdate as exc:
+            log.warning("no authorship for note %s: %s", note_id, exc)
+            return []
 
     def mark_seen(self, note_id: str) -> None:
         """This user has seen the note as it is now (opening it; "mark all seen"): it is
@@ -358,8 +363,13 @@ class Vault:
         the current text, sorted and disjoint: (start, end) with start < end is text
         they inserted (a replacement: the inserted text, its deletion folded in);
         (p, p) is a place where they deleted text and inserted nothing. A note never
-        seen: all text by others. Raises NoteNotFoundError."""
-        return self._since_seen.changes(note_id, self._authorship.layout(note_id))
+        seen: all text by others. Empty when the ids cannot be read (see authorship).
+        Raises NoteNotFoundError."""
+        try:
+            return self._since_seen.changes(note_id, self._authorship.layout(note_id))
+        except UnsupportedUpdate as exc:
+            log.warning("no changes since seen for note %s: %s", note_id, exc)
+            return []
 
     # ---- identity ----------------------------------------------------------------------
 

@@ -5,8 +5,13 @@ gives exactly the ranges others inserted and where they deleted."""
 
 from __future__ import annotations
 
+import sqlite3
+
+from crdt_store.events import DocKind
 from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
+from crdt_store.vault import Vault
+from tests.review_helpers import pair as review_pair
 
 pytest_plugins = ["tests.relay_fixtures"]
 
@@ -14,14 +19,8 @@ FOX = "The quick brown fox jumps over the lazy dog.\n"
 
 
 def pair(devices, relay, text: str):
-    ada, bo = devices.add("Ada"), devices.add("Bo")
-    nb = ada.vault.create_notebook("Shared")
-    note = ada.vault.create_note(nb, text)
-    bo.engine.join(parse_invite(ada.engine.share(nb, (relay.url,)).link()))
-    assert devices.pump_until(lambda: bo.vault.document_kind(note) is not None
-                              and bo.vault.note_text(note) == text)
-    devices.settle()
-    return ada, bo, nb, note
+    ada, bo, note = review_pair(devices, relay, text)
+    return ada.device, bo.device, ada.device.vault.notebook_of(note), note
 
 
 def edits(text: str, changes) -> list[TextOp]:
@@ -139,3 +138,33 @@ def test_changes_since_seen_are_exactly_what_others_inserted_and_deleted(devices
     ada.vault.edit(note, [TextOp(len(text), 0, "end")])
     reaches(devices, bo, note, lambda t: t.endswith("end"))
     assert bo.vault.changes_since_seen(note) == [(len(text), len(text) + 3)]
+
+
+def test_a_schema_5_vault_migrates_and_keeps_knowing_its_collaborators(tmp_path):
+    """Schema 6 adds note_seen and client_authors; the migration learns collaborators'
+    client ids from the update log, so their names outlive compaction."""
+    with Vault(tmp_path / "bo", display_name="Bo", search=False) as bo:
+        nb = bo.create_notebook("Mine")
+        theirs = bo.create_note(nb, "Bo's first line\n")
+        text_state = bo.encode_state(theirs)
+    with Vault(tmp_path / "ada", display_name="Ada", search=False) as ada:
+        nb = ada.create_notebook("Notes")
+        note = ada.create_note(nb, "Ada\n")
+        ada.apply_remote_update(theirs, DocKind.NOTE, text_state, author=bo.author,
+                                wall_time=1_700_000_000.0)
+        ada.mark_seen(note)
+    db = sqlite3.connect(tmp_path / "ada" / "plait.sqlite3")
+    db.executescript("DROP TABLE note_seen; DROP TABLE note_seen_deletions; "
+                     "DROP TABLE client_authors; "
+                     "UPDATE meta SET value = '5' WHERE key = 'schema_version';")
+    db.close()
+    with Vault(tmp_path / "ada", search=False) as ada:
+        assert ada.unread_notes() == set()  # a fresh start: nothing is unread
+        ada.compact()  # the rows that named Bo are folded away
+    with Vault(tmp_path / "ada", search=False) as ada:
+        [span] = ada.authorship(theirs)
+        assert (span.name, span.client, span.device) == ("Bo", bo.author.client_id,
+                                                         bo.author.device_id)
+        assert span.time == 1_700_000_000.0
+        ada.mark_seen(theirs)
+        assert ada.changes_since_seen(theirs) == []

@@ -41,10 +41,13 @@ from dataclasses import dataclass
 
 from pycrdt import Doc, Snapshot, Text
 
+from ..errors import CorruptUpdateError
 from ..events import ChangeEvent, DocKind
+from ..guard import guarded
 from ..identity import Author
 from ..model import BODY
 from ..sharing import Member
+from ..statevector import decode_state_vector, read_var_uint as _uint
 from ..storage import Storage
 from ..unicode_offsets import utf16_len, utf16_offsets_to_cp
 
@@ -67,22 +70,6 @@ class UnsupportedUpdate(ValueError):
 
 
 # ---- lib0 decoding ---------------------------------------------------------------------
-
-def _uint(data: bytes, pos: int) -> tuple[int, int]:
-    byte = data[pos]
-    if byte < 0x80:
-        return byte, pos + 1
-    value = byte & 0x7F
-    shift = 7
-    pos += 1
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
 
 def _skip_string(data: bytes, pos: int) -> int:
     n, pos = _uint(data, pos)
@@ -275,12 +262,17 @@ def item_order(update: bytes, root: str) -> list[Run]:
         while len(strings) > _BASE ** passes:
             passes += 1
             rewritten, strings = _rewrite(update, passes)
-    except IndexError as exc:
+    except UnsupportedUpdate:
+        raise
+    except (IndexError, ValueError) as exc:
         raise UnsupportedUpdate("the update ends early") from exc
     texts = []
     for blob in rewritten:
         doc: Doc = Doc()
-        doc.apply_update(blob)
+        try:
+            guarded(lambda: doc.apply_update(blob), "marked update")
+        except CorruptUpdateError as exc:
+            raise UnsupportedUpdate(str(exc)) from exc
         texts.append(str(doc.get(root, type=Text)))
     if len(texts) == 1:
         bounds = [m.start() for m in _RUNS.finditer(texts[0])]
@@ -295,6 +287,8 @@ def item_order(update: bytes, root: str) -> list[Run]:
         k = _ord_index(texts[0][at])
         for p in range(1, len(texts)):
             k += _ord_index(texts[p][at]) * _BASE ** p
+        if k >= len(strings):
+            raise UnsupportedUpdate(f"a marker names no item ({k})")
         client, clock = strings[k]
         offset = done.get(k, 0)
         done[k] = offset + length
@@ -416,19 +410,16 @@ def _read_delete_set(data: bytes, pos: int) -> tuple[dict[int, list[tuple[int, i
 def snapshot_parts(snapshot: bytes) -> tuple[Ranges, dict[int, int]]:
     """A pycrdt Snapshot's encoding: its delete set and its state vector."""
     deleted, pos = _read_delete_set(snapshot, 0)
-    clients, pos = _uint(snapshot, pos)
-    state = {}
-    for _ in range(clients):
-        client, pos = _uint(snapshot, pos)
-        state[client], pos = _uint(snapshot, pos)
-    return Ranges.of(deleted), state
+    return Ranges.of(deleted), decode_state_vector(snapshot[pos:])
 
 
 def update_deletions(update: bytes) -> Ranges:
     """The ids an update deletes."""
     try:
         return Ranges.of(_read_delete_set(update, _scan(update)[1])[0])
-    except IndexError as exc:
+    except UnsupportedUpdate:
+        raise
+    except (IndexError, ValueError) as exc:
         raise UnsupportedUpdate("the update ends early") from exc
 
 
@@ -438,7 +429,9 @@ def update_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
     structs do not start at clock 0, as in any incremental update.)"""
     try:
         return _scan(update)[0]
-    except IndexError as exc:
+    except UnsupportedUpdate:
+        raise
+    except (IndexError, ValueError) as exc:
         raise UnsupportedUpdate("the update ends early") from exc
 
 
@@ -581,7 +574,7 @@ def stored_timeline(storage: Storage, doc_id: str) -> Timeline:
         try:
             ranges = (update_ranges(blob) if is_row
                       else {c: [(0, end)] for c, end in snapshot_parts(blob)[1].items()})
-        except (UnsupportedUpdate, IndexError):
+        except (ValueError, IndexError):
             continue  # unreadable: loading the note reports it
         timeline.add(ranges, when)
     return timeline
@@ -669,6 +662,8 @@ class Authorship:
         self.directory = directory
         # Changes not yet folded into a timeline: (ticket, wall time, update bytes).
         self._recent: dict[str, list[tuple[int, float, bytes]]] = {}
+        self._held = 0  # entries in _recent, about
+        self._sweep_at = 1024
         # note -> (timeline, newest event ticket in it, state vector it was read from disk at)
         self._timelines: OrderedDict[str, tuple[Timeline, int, dict]] = OrderedDict()
         self._orders: OrderedDict[str, tuple[bytes, list[Run]]] = OrderedDict()
@@ -681,13 +676,19 @@ class Authorship:
             return
         recent = self._recent.setdefault(event.doc_id, [])
         recent.append((event.ticket, event.wall_time, event.update))
-        if len(recent) > 256:
-            found = self._timelines.get(event.doc_id)
-            if found is not None:  # fold them in now
-                self._timeline(event.doc_id, found[2])
-            else:  # what is on disk is read from there
-                durable = self._storage.durable_ticket
-                recent[:] = [r for r in recent if r[0] > durable]
+        self._held += 1
+        if len(recent) > 256 and event.doc_id in self._timelines:
+            self._timeline(event.doc_id, self._timelines[event.doc_id][2])  # fold them in
+        elif self._held > self._sweep_at:  # what is on disk is read from there (a join)
+            durable = self._storage.durable_ticket
+            for note_id in [n for n in self._recent if n not in self._timelines]:
+                kept = [r for r in self._recent[note_id] if r[0] > durable]
+                if kept:
+                    self._recent[note_id] = kept
+                else:
+                    del self._recent[note_id]
+            self._held = sum(len(r) for r in self._recent.values())
+            self._sweep_at = max(1024, 2 * self._held)
 
     def layout(self, note_id: str) -> Layout:
         """The note's current text with every unit's id (cached per version)."""
