@@ -13,8 +13,9 @@ from .guard import guarded
 
 
 def read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
-    """A lib0 var uint at `pos`: (value, position after it). ValueError if cut short."""
-    if pos < len(data) and data[pos] < 0x80:  # the common one-byte case, fast
+    """The lib0 var-uint at `pos`: (its value, the position after it). ValueError if the
+    bytes end inside it."""
+    if pos < len(data) and data[pos] < 0x80:  # most numbers: one byte
         return data[pos], pos + 1
     value = 0
     shift = 0

@@ -37,11 +37,11 @@ from .errors import (
 )
 from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
 from .guard import apply_update_guarded, check_update
-from .history.authorship import AuthorSpan, Authorship, Directory, UnsupportedUpdate
-from .history.last_seen import LastSeen
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import MOVED, TRASHED, NotebookInfo, NoteFlags, NoteSummary, Seen, seen_from
 from .note_index import NoteList
+from .history.authorship import AuthorSpan, Authorship, Directory, UnsupportedUpdate
+from .history.last_seen import LastSeen
 from .search import SearchIndex, SearchResults
 from .review.board import ReviewBoard
 from .search_feed import AUTHORS_SQL, SearchFeed
