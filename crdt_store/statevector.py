@@ -12,7 +12,11 @@ from .errors import CorruptUpdateError
 from .guard import guarded
 
 
-def _read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
+def read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
+    """The lib0 var-uint at `pos`: (its value, the position after it). ValueError if the
+    bytes end inside it."""
+    if pos < len(data) and data[pos] < 0x80:  # most numbers: one byte
+        return data[pos], pos + 1
     value = 0
     shift = 0
     while True:
@@ -32,11 +36,11 @@ def decode_state_vector(data: bytes) -> dict[int, int]:
     """Decode lib0-encoded state vector bytes; raises ValueError on malformed input."""
     if not data:
         return {}
-    count, pos = _read_var_uint(data, 0)
+    count, pos = read_var_uint(data, 0)
     result: dict[int, int] = {}
     for _ in range(count):
-        client, pos = _read_var_uint(data, pos)
-        clock, pos = _read_var_uint(data, pos)
+        client, pos = read_var_uint(data, pos)
+        clock, pos = read_var_uint(data, pos)
         result[client] = clock
     if pos != len(data):
         raise ValueError("state vector has trailing bytes")
@@ -56,17 +60,17 @@ def update_is_covered(update: bytes, state: bytes) -> bool:
         diff = guarded(lambda: get_update(update, state), "update could not be decoded")
     except CorruptUpdateError as exc:
         raise ValueError(str(exc)) from exc
-    blocks, pos = _read_var_uint(diff, 0)
+    blocks, pos = read_var_uint(diff, 0)
     if blocks:
         return False
     have = decode_state_vector(state)
-    clients, pos = _read_var_uint(diff, pos)
+    clients, pos = read_var_uint(diff, pos)
     for _ in range(clients):
-        client, pos = _read_var_uint(diff, pos)
-        ranges, pos = _read_var_uint(diff, pos)
+        client, pos = read_var_uint(diff, pos)
+        ranges, pos = read_var_uint(diff, pos)
         for _ in range(ranges):
-            clock, pos = _read_var_uint(diff, pos)
-            length, pos = _read_var_uint(diff, pos)
+            clock, pos = read_var_uint(diff, pos)
+            length, pos = read_var_uint(diff, pos)
             if clock + length > have.get(client, 0):
                 return False
     return True
@@ -98,11 +102,11 @@ def made_on_for_local(base_state: bytes, update: bytes, client_id: int) -> bytes
     number of structs, the client and the starting clock.
     """
     vector = decode_state_vector(base_state)
-    blocks, pos = _read_var_uint(update, 0)
+    blocks, pos = read_var_uint(update, 0)
     if blocks:  # a local update holds only its own client's block (none if it only deletes)
-        _, pos = _read_var_uint(update, pos)
-        client, pos = _read_var_uint(update, pos)
-        clock, pos = _read_var_uint(update, pos)
+        _, pos = read_var_uint(update, pos)
+        client, pos = read_var_uint(update, pos)
+        clock, pos = read_var_uint(update, pos)
         if client == client_id:
             vector[client] = clock
     return encode_state_vector(vector)
