@@ -1,5 +1,9 @@
 """The `plait` command: with no subcommand it starts the GUI; subcommands need no display.
 
+`plait plait://join?…` (what the desktop's URL handler runs) opens the app with that
+invite, or hands it to the Plait window already open on the vault. `plait --smoke-test`
+checks an installation without touching the user's vault.
+
 Errors the user can act on (a vault open elsewhere, an unknown note, a bad file)
 print one plain line on stderr and exit 1. Anything unexpected prints a short
 message too; `--debug` shows the traceback.
@@ -19,6 +23,7 @@ from crdt_store.errors import PlaitError, VaultLockedError
 from crdt_store.markdown_io import export_vault, import_folder
 from crdt_store.vault import Vault
 
+from . import __version__
 from .cli_history import AT_HELP, version_for
 from .cli_history import add_commands as add_history_commands
 from .cli_review import add_commands as add_review_commands
@@ -31,12 +36,27 @@ EXIT_ERROR = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plait",
+        usage="%(prog)s [--vault PATH] [--debug] [plait://join?… | COMMAND ...]",
         description="Plait: local-first, collaborative Markdown notes. "
-        "Without a command, opens the app.",
+        "Without a command, opens the app; with an invite link (plait://join?… or "
+        "PLAIT1-…), opens the app and the invite, or hands both to the Plait window "
+        "already open on the vault.",
     )
+    parser.add_argument("--version", action="version", version=f"plait {__version__}")
     parser.add_argument("--vault", type=Path, default=None,
                         help="vault folder (default: $PLAIT_VAULT or the user data folder)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="check this installation on a temporary vault (create a note, "
+                             "search it, draw the window offscreen) and exit; 0 means it works")
+    parser.add_argument("--install-desktop", action="store_const", const="install",
+                        dest="desktop", help="Linux: add Plait to this user's application "
+                        "menu, with its icon, as the handler of plait:// links")
+    parser.add_argument("--uninstall-desktop", action="store_const", const="uninstall",
+                        dest="desktop", help="Linux: remove what --install-desktop added")
+    parser.add_argument("--desktop-exec", type=Path, metavar="PLAIT",
+                        help="with --install-desktop: the plait executable the menu entry "
+                             "runs (default: this one)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list notes, pinned first, newest first")
@@ -96,14 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv, links = split_links(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="plait: %(levelname)s: %(message)s")
+    if args.smoke_test:
+        from .smoke import run_smoke_test
+
+        return run_smoke_test()
+    if args.desktop:
+        from .desktop_integration import main as desktop_integration
+
+        return desktop_integration(args.desktop, args.desktop_exec)
+    if links and args.command is not None:
+        parser.error(f"an invite link opens the app; to join from the command line, use: "
+                     f"plait join LINK (not with '{args.command}')")
     path = args.vault or default_vault_path()
     if args.command is None:
         from .gui import run_gui  # Qt is imported only when a window is wanted
 
-        return run_gui(path)
+        return run_gui(path, links)
     try:
         vault = open_vault(path, writes=args.writes)
         try:
@@ -124,6 +157,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plait: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return result or 0
+
+
+def is_invite(text: str) -> bool:
+    """An invite link or code (checked properly only when it is used)."""
+    text = text.strip()
+    return text.lower().startswith("plait:") or text.upper().startswith("PLAIT1-")
+
+
+def split_links(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The invite links given to the app itself (`plait plait://join?…`, as the desktop's
+    URL handler runs it), apart from the rest. A link after a command (`plait join
+    plait://…`) is that command's argument and stays where it is."""
+    rest: list[str] = []
+    links: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if is_invite(arg):
+            links.append(arg)
+            continue
+        rest.append(arg)
+        if arg == "--vault":  # its value is a path, even one that starts with "plait:"
+            rest.extend(value for value in [next(args, None)] if value is not None)
+        elif arg == "--" or not arg.startswith("-"):  # a command: the rest is its own
+            rest.extend(args)
+    return rest, links
 
 
 def open_vault(path: Path, *, writes: bool) -> Vault:

@@ -7,6 +7,7 @@ import zlib
 from PySide6.QtGui import QColor
 
 REVIEW_AMBER = QColor(224, 128, 32)  # merges waiting for review: marks, underlines, badge
+UNREAD_BLUE = QColor(9, 105, 218)  # changed by others since you last looked
 
 # Distinct on light and dark backgrounds, and apart for common colour blindness
 # (Okabe–Ito order, amber left out: it means "to review").

@@ -29,9 +29,11 @@ from crdt_store.search import SearchHit, SearchResults
 from crdt_store.keys import KeyStore
 from crdt_store.vault import Vault
 
+from .authorship_view import AuthorshipView
 from .banner import Banner
 from .background import Background
 from .bridge import VaultBridge
+from .changes_bar import ChangesBar
 from .index_status import IndexStatus
 from .markdown_highlighter import MarkdownHighlighter
 from .note_delegate import NoteDelegate
@@ -97,7 +99,13 @@ class MainWindow(QMainWindow):
         self.editor = NoteEditor(self.bridge)
         self.highlighter = MarkdownHighlighter(self.editor.document(), self.editor.palette())
         self.banner = Banner()
-        editor_pane = _column(self.banner, self.editor)
+        self.changes_bar = ChangesBar(self.editor, vault)
+        self.authorship_legend = QLabel()
+        self.authorship_legend.setObjectName("authorship_legend")
+        self.authorship_legend.setContentsMargins(6, 2, 6, 2)
+        self.authorship = AuthorshipView(self.editor, vault, self.authorship_legend, self)
+        editor_pane = _column(_stack(self.banner, self.changes_bar, self.authorship_legend),
+                              self.editor)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
@@ -144,6 +152,8 @@ class MainWindow(QMainWindow):
         self.search_bar.into_results.connect(self.notes.setFocus)
         self.editor.undo_state_changed.connect(self._update_undo_actions)
         self.editor.palette_changed.connect(self.highlighter.set_palette)  # follows OS light/dark
+        self.editor.note_opened.connect(self.changes_bar.show_for)
+        self.changes_bar.seen.connect(lambda _note: self.refresh_unread())
 
         self.sync = SyncControls(self, vault, keys, self.bridge, self.background,
                                  self.sync_label, self.sidebar_model, self.settings)
@@ -169,6 +179,12 @@ class MainWindow(QMainWindow):
         renamed notebooks) re-read everything.
         """
         changed, self._changed_notes = self._changed_notes, set()
+        open_note = self.editor.note_id
+        if (open_note in changed and not self.vault.read_only
+                and open_note in self.vault.unread_notes()):
+            self.vault.mark_seen(open_note)  # merged while open: seen as it arrived
+        if changed and self.authorship.enabled and open_note in changed:
+            self.authorship.note_changed()
         if self._catalogs_changed:
             self._catalogs_changed = False
             self.refresh_lists()
@@ -176,6 +192,12 @@ class MainWindow(QMainWindow):
             self.run_search(self.search_bar.text().strip())  # a shown result may have changed
         elif changed:
             self._update_rows(changed)
+        self.refresh_unread()
+
+    def refresh_unread(self) -> None:
+        """The unread markers: notes others changed since this user looked."""
+        self.notes_model.set_unread(self.vault.unread_notes())
+        self.sidebar_model.set_unread(self.vault.unread_counts())
 
     def _update_rows(self, note_ids: set[str]) -> None:
         kind, notebook_id = self.current_filter()
@@ -201,6 +223,7 @@ class MainWindow(QMainWindow):
         if not self.sidebar.currentIndex().isValid():
             self.sidebar.setCurrentIndex(self.sidebar_model.index(0))
         self.refresh_notes()
+        self.refresh_unread()
 
     def select_notebook(self, notebook_id: str) -> bool:
         """Show a notebook's notes (False if the sidebar does not list it yet)."""
@@ -332,6 +355,11 @@ class MainWindow(QMainWindow):
         self.join_action = self._action(notebook, "&Join Shared Notebook…",
                                         self.join_notebook, "Ctrl+Shift+J")
         self._action(notebook, "Move Notebook to &Trash", self.trash_notebook)
+
+        self.view_menu = bar.addMenu("&View")
+        self.authorship_action = self._action(self.view_menu, "Show &Authorship",
+                                              self.authorship.set_enabled, "Ctrl+Shift+A")
+        self.authorship_action.setCheckable(True)
 
         go = bar.addMenu("&Go")
         self._action(go, "&Notebooks", lambda: self.sidebar.setFocus(), "Ctrl+1")
@@ -557,6 +585,17 @@ def _as_summary(hit: SearchHit) -> NoteSummary:
     """A search hit as a note-list row: its snippet is the excerpt around the match."""
     return NoteSummary(hit.note_id, hit.notebook_id, hit.title, hit.snippet, (), hit.modified,
                        hit.modified, False, False, 0)
+
+
+def _stack(*widgets: QWidget) -> QWidget:
+    """Strips on top of one another (each hides itself when it has nothing to say)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
 
 
 def _column(top: QWidget, main: QWidget) -> QWidget:

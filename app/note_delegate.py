@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 
 from crdt_store.model import NoteSummary
 
-from .colors import REVIEW_AMBER
-from .note_list_model import ReviewRole, SummaryRole
+from .colors import REVIEW_AMBER, UNREAD_BLUE
+from .note_list_model import ReviewRole, SummaryRole, UnreadRole
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -106,13 +106,17 @@ class NoteDelegate(QStyledItemDelegate):
             title_rect.setRight(title_rect.right() - pin - self.GAP)
             accent = text if selected else palette.color(group, QPalette.ColorRole.Highlight)
             _draw_pin(painter, QRect(box.right() - pin + 1, box.top() + 1, pin, pin), accent)
-        if index.data(ReviewRole):  # merged edits to review: an amber dot
-            dot = max(6, title_h // 3)
-            right = title_rect.right()
-            title_rect.setRight(right - dot - self.GAP)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(REVIEW_AMBER)
-            painter.drawEllipse(QRect(right - dot + 1, box.top() + (title_h - dot) // 2, dot, dot))
+        # Dots after the title: blue, changed by others since you looked; amber, merged
+        # edits to review.
+        for role, color in ((ReviewRole, REVIEW_AMBER), (UnreadRole, UNREAD_BLUE)):
+            if index.data(role):
+                dot = max(6, title_h // 3)
+                right = title_rect.right()
+                title_rect.setRight(right - dot - self.GAP // 2)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(color)
+                painter.drawEllipse(QRect(right - dot + 1, box.top() + (title_h - dot) // 2,
+                                          dot, dot))
         painter.setFont(title_font)
         painter.setPen(text)
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

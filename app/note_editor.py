@@ -46,6 +46,7 @@ from .colors import REVIEW_AMBER
 
 log = logging.getLogger(__name__)
 
+MARK_LAYERS = ("authorship", "changes", "review", "matches")
 UNDO_GROUP_MS = 500  # keystrokes closer together than this undo as one step
 
 
@@ -73,8 +74,10 @@ class NoteEditor(QPlainTextEdit):
         self._undo: UndoManager | None = None
         self._matches: list[QTextCursor] = []  # search matches shown in this note
         self._match_index = -1
-        self._match_marks: list[QTextEdit.ExtraSelection] = []
-        self._review_marks: list[QTextEdit.ExtraSelection] = []  # flagged merges
+        # Highlights drawn over the text, by layer (drawn in this order): authorship
+        # tints, changes since last seen, review underlines, search matches.
+        self._layers: dict[str, list[QTextEdit.ExtraSelection]] = {
+            layer: [] for layer in MARK_LAYERS}
         self.setUndoRedoEnabled(False)
         self.setTabChangesFocus(False)
         self.document().setDocumentMargin(12)
@@ -104,7 +107,8 @@ class NoteEditor(QPlainTextEdit):
         self._shadow = text
         self._dirty = False
         self._undo = None
-        self._review_marks = []
+        for layer in self._layers:
+            self._layers[layer] = []
         self.show_matches([])
         if note_id is not None:
             self._undo = UndoManager(
@@ -209,8 +213,7 @@ class NoteEditor(QPlainTextEdit):
         mark = QColor(self.palette().color(QPalette.ColorRole.Highlight))
         mark.setAlpha(70)
         fmt.setBackground(mark)
-        self._match_marks = [_selection(c, fmt) for c in self._matches]
-        self.setExtraSelections(self._match_marks + self._review_marks)
+        self.set_marks("matches", [(c, fmt) for c in self._matches])
         if self._matches:
             self.next_match()
 
@@ -220,8 +223,17 @@ class NoteEditor(QPlainTextEdit):
         fmt = QTextCharFormat()
         fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
         fmt.setUnderlineColor(REVIEW_AMBER)
-        self._review_marks = [_selection(c, fmt) for c in self._cursors(ranges)]
-        self.setExtraSelections(self._match_marks + self._review_marks)
+        self.set_marks("review", [(c, fmt) for c in self._cursors(ranges)])
+
+    def set_marks(self, layer: str, marks: list[tuple[QTextCursor, QTextCharFormat]]) -> None:
+        """Replace one layer of highlights (see MARK_LAYERS). Each is a cursor over the
+        text, so it follows edits, and a format to draw it with."""
+        self._layers[layer] = [_selection(c, fmt) for c, fmt in marks]
+        self.setExtraSelections([s for layer in MARK_LAYERS for s in self._layers[layer]])
+
+    def cursors_for(self, ranges: list[tuple[int, int]]) -> list[QTextCursor]:
+        """Cursors over code-point ranges of the note's text (for set_marks)."""
+        return self._cursors(ranges)
 
     def select_range(self, start: int, end: int) -> None:
         """Select code points [start, end) of the note's text and bring them into view."""

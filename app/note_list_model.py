@@ -30,6 +30,7 @@ SnippetRole = Qt.ItemDataRole.UserRole + 3
 ModifiedRole = Qt.ItemDataRole.UserRole + 4
 PinnedRole = Qt.ItemDataRole.UserRole + 5
 ReviewRole = Qt.ItemDataRole.UserRole + 6  # has merges waiting for review
+UnreadRole = Qt.ItemDataRole.UserRole + 7  # changed by others since this user looked
 
 NOTE_IDS_MIME = "application/x-plait-note-ids"
 
@@ -196,6 +197,7 @@ class NoteListModel(KeyedListModel):
     ModifiedRole = ModifiedRole
     PinnedRole = PinnedRole
     ReviewRole = ReviewRole
+    UnreadRole = UnreadRole
 
     _FLAGS = (Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
               | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
@@ -203,16 +205,26 @@ class NoteListModel(KeyedListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(attrgetter("note_id"), parent)
         self._to_review: set[str] = set()
+        self._unread: set[str] = set()
 
     def set_review_marks(self, note_ids: set[str]) -> None:
         """Mark the notes with merges waiting for review (the review panel's flags)."""
         changed = self._to_review ^ note_ids
         self._to_review = set(note_ids)
-        for note_id in changed:
+        self._repaint(changed, ReviewRole)
+
+    def set_unread(self, note_ids: set[str]) -> None:
+        """Mark the notes others changed since this user last looked."""
+        changed = self._unread ^ note_ids
+        self._unread = set(note_ids)
+        self._repaint(changed, UnreadRole)
+
+    def _repaint(self, note_ids: set[str], role: int) -> None:
+        for note_id in note_ids:
             row = self.row_of_key(note_id)
             if row is not None:
                 index = self.index(row)
-                self.dataChanged.emit(index, index, [ReviewRole])
+                self.dataChanged.emit(index, index, [role])
 
     def set_notes(self, notes: Sequence[NoteSummary]) -> None:
         """Show `notes`, changing only the rows that differ (selection follows note ids)."""
@@ -248,8 +260,12 @@ class NoteListModel(KeyedListModel):
             return note.pinned
         if role == ReviewRole:
             return note.note_id in self._to_review
+        if role == UnreadRole:
+            return note.note_id in self._unread
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = _tooltip(note)
+            if note.note_id in self._unread:
+                tip += "\nChanged by others since you last looked."
             if note.note_id in self._to_review:
                 tip += "\nHas merged edits to review (View ▸ Review Panel)."
             return tip

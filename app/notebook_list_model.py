@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 from crdt_store.model import NotebookInfo
 from crdt_store.sync.status import NotebookStatus
 
+from .colors import UNREAD_BLUE
 from .note_delegate import color_group, dimmed
 from .note_list_model import KeyedListModel
 
@@ -20,6 +21,7 @@ CountRole = Qt.ItemDataRole.UserRole + 1
 KindRole = Qt.ItemDataRole.UserRole + 2
 NotebookIdRole = Qt.ItemDataRole.UserRole + 3
 SyncRole = Qt.ItemDataRole.UserRole + 4  # a shared notebook's NotebookStatus, else None
+UnreadRole = Qt.ItemDataRole.UserRole + 5  # notes others changed since this user looked
 
 SYNC_COLORS = {"synced": "#2e9d57", "syncing": "#2f7fd8", "offline": "#8a8f98",
                "error": "#d0443a"}
@@ -46,6 +48,7 @@ class NotebookListModel(KeyedListModel):
     KindRole = KindRole
     NotebookIdRole = NotebookIdRole
     SyncRole = SyncRole
+    UnreadRole = UnreadRole
 
     _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
 
@@ -53,6 +56,7 @@ class NotebookListModel(KeyedListModel):
         super().__init__(lambda row: row.key, parent)
         self._icons: dict[str, QIcon] = {}
         self._sync: dict[str, NotebookStatus] = {}
+        self._unread: dict[str, int] = {}
         self.set_notebooks([], 0, 0)
 
     def set_sync(self, statuses: dict[str, NotebookStatus]) -> None:
@@ -64,6 +68,18 @@ class NotebookListModel(KeyedListModel):
                 if row is not None:
                     index = self.index(row)
                     self.dataChanged.emit(index, index, [SyncRole, Qt.ItemDataRole.ToolTipRole])
+
+    def set_unread(self, counts: dict[str, int]) -> None:
+        """Unread notes per notebook (`Vault.unread_counts`); "All notes" shows the sum."""
+        old, self._unread = self._unread, dict(counts)
+        if old == self._unread:
+            return
+        for row in range(len(self._items)):
+            item = self._items[row]
+            if item.kind != TRASH and (item.kind == ALL or old.get(item.notebook_id)
+                                       != self._unread.get(item.notebook_id)):
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [UnreadRole])
 
     def set_notebooks(self, notebooks: Sequence[NotebookInfo], all_count: int,
                       trash_count: int) -> None:
@@ -95,6 +111,10 @@ class NotebookListModel(KeyedListModel):
             return row.name
         if role == CountRole:
             return row.count
+        if role == UnreadRole:
+            if row.kind == ALL:
+                return sum(self._unread.values())
+            return self._unread.get(row.notebook_id, 0) if row.kind == NOTEBOOK else 0
         if role == KindRole:
             return row.kind
         if role == NotebookIdRole:
@@ -155,6 +175,21 @@ class NotebookDelegate(QStyledItemDelegate):
         name_rect = QRect(text_rect)
         if count_text:
             name_rect.setRight(text_rect.right() - count_w - self.GAP)
+        unread = index.data(UnreadRole)
+        if unread:  # notes others changed since you looked: a blue pill with how many
+            pill_text = f"{unread} new"
+            pill_w = fm.horizontalAdvance(pill_text) + 10
+            pill = QRect(name_rect.right() - pill_w, text_rect.center().y() - fm.height() // 2,
+                         pill_w, fm.height())
+            name_rect.setRight(pill.left() - self.GAP // 2)
+            painter.save()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(UNREAD_BLUE)
+            painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+            painter.setPen(QColor("white"))
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, pill_text)
+            painter.restore()
         status = index.data(SyncRole)
         if status is not None:  # shared: a dot in the state's colour before the count
             size = max(6, fm.height() // 2 - 1)

@@ -38,7 +38,8 @@ class ReviewControls(QObject):
         self.badge.clicked.connect(self.toggle)
         window.statusBar().addPermanentWidget(self.badge)
 
-        view = window.menuBar().addMenu("&View")
+        view = window.view_menu
+        view.addSeparator()
         view.addAction(self.toggle_action)
         self.threshold_action = view.addAction("Review &Sensitivity…")
         self.threshold_action.triggered.connect(self.ask_threshold)

@@ -32,7 +32,7 @@ from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DB_NAME = "plait.sqlite3"
 
 SCHEMA = """
@@ -105,6 +105,29 @@ CREATE TABLE IF NOT EXISTS review_flags (
 );
 CREATE TABLE IF NOT EXISTS review_notes (note_id TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
+
+# Authorship and "since I last looked" (crdt_store/history/authorship.py, last_seen.py).
+SEEN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS note_seen (
+    note_id TEXT PRIMARY KEY,
+    snapshot BLOB,
+    seen_at REAL,
+    unread INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS note_seen_deletions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    note_id TEXT NOT NULL,
+    deletions BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS note_seen_deletions_by_note ON note_seen_deletions (note_id);
+CREATE TABLE IF NOT EXISTS client_authors (
+    client_id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seen REAL NOT NULL
+);
+"""
+SCHEMA += SEEN_SCHEMA
 
 
 class UpdateRecord(NamedTuple):
@@ -190,12 +213,25 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         if version < 5:  # the review detector's edit runs and flag anchors, per note
             conn.execute("CREATE TABLE IF NOT EXISTS review_notes "
                          "(note_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
+        if version < 6:  # authorship and "since I last looked" (crdt_store/history)
+            _migrate_to_6(conn)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                      (str(SCHEMA_VERSION),))
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _migrate_to_6(conn: sqlite3.Connection) -> None:
+    """Tables for the last-seen versions of notes and for collaborators' client ids;
+    the ids are first learned from the update log (names of compacted rows are lost)."""
+    for statement in SEEN_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("INSERT OR IGNORE INTO client_authors (client_id, device_id, name, seen) "
+                 "SELECT client_id, device_id, author_name, max(wall_time) FROM updates "
+                 "GROUP BY client_id")
 
 
 def load_stored(conn: sqlite3.Connection, doc_id: str) -> StoredDoc:

@@ -29,6 +29,7 @@ __all__ = [
     "ops_to_utf8",
     "sanitize",
     "utf16_len",
+    "utf16_offsets_to_cp",
     "utf16_ops_to_cp",
     "utf16_to_cp",
     "utf8_delta_to_ops",
@@ -308,3 +309,16 @@ def cp_ranges_to_utf16(text: str, ranges: Iterable[tuple[int, int]]) -> list[tup
         return list(ranges)
     astral = [m.start() for m in _ASTRAL.finditer(text)]
     return [(a + bisect_left(astral, a), b + bisect_left(astral, b)) for a, b in ranges]
+
+
+def utf16_offsets_to_cp(text: str, offsets: Iterable[int]) -> list[int]:
+    """Many UTF-16 offsets of `text` as code-point offsets, in one pass (authorship:
+    CRDT clocks count UTF-16 units). An offset inside a surrogate pair maps to the
+    character's start; out-of-range offsets are not checked."""
+    if text.isascii():
+        return list(offsets)
+    astral = [m.start() for m in _ASTRAL.finditer(text)]
+    if not astral:
+        return list(offsets)
+    starts = [a + i for i, a in enumerate(astral)]  # each astral character's UTF-16 offset
+    return [u - bisect_left(starts, u) for u in offsets]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Hashable, Iterable
 
-from pycrdt import Doc, Text, TransactionEvent
+from pycrdt import Doc, Snapshot, Text, TransactionEvent
 
 from . import model
 from .compaction import quarantine_row
@@ -41,6 +42,8 @@ from .history import (NoteHistory, RestorePreview, Session, plan_restore,
 from .identity import Author, decide_identity, vault_fingerprint
 from .model import MOVED, TRASHED, NotebookInfo, NoteFlags, NoteSummary, Seen, seen_from
 from .note_index import NoteList
+from .history.authorship import AuthorSpan, Authorship, Directory, UnsupportedUpdate
+from .history.last_seen import LastSeen
 from .search import SearchIndex, SearchResults
 from .review.board import ReviewBoard
 from .search_feed import AUTHORS_SQL, SearchFeed
@@ -155,6 +158,7 @@ class Vault:
             self.review = ReviewBoard(self._storage, text_of=self.note_text, edit=self.edit,
                                       shared=self._in_shared_notebook, places=self,
                                       post=self.post)
+            self._start_authorship()
             if not read_only:
                 if search:
                     self._open_search(db_path)
@@ -293,6 +297,83 @@ class Vault:
             shared = self._shared_notebooks[notebook_id] = (
                 catalog is not None and read_sharing(catalog.doc).shared)
         return shared
+
+    # ---- authorship and last seen -------------------------------------------------------
+    # Who wrote each character (crdt_store/history/authorship.py) and what others changed
+    # since this user last looked (crdt_store/history/last_seen.py).
+
+    def _start_authorship(self) -> None:
+        """Wire both to the change events (called once, by __init__)."""
+        try:
+            known = self._storage.query("SELECT client_id, device_id, name FROM client_authors")
+        except sqlite3.OperationalError:  # a read-only look at a vault not yet migrated
+            known = []
+        directory = Directory(self.author, self.own_client_ids, self._all_members, known)
+        self._authorship = Authorship(self._storage, self.note_doc, directory)
+        self._since_seen = LastSeen(self._storage, own_clients=self.own_client_ids,
+                                    has_note=lambda n: self.document_kind(n) is not None)
+        if not self.read_only:
+            self.subscribe(self._authorship_on_change)
+
+    def _authorship_on_change(self, event: ChangeEvent) -> None:
+        self._authorship.on_change(event)
+        self._since_seen.on_change(event)
+        author = event.origin.author
+        if (event.origin.source is Source.REMOTE
+                and self._authorship.directory.learn(author.client_id, author.device_id,
+                                                     author.name)):
+            row = (author.client_id, author.device_id, author.name, event.wall_time)
+            self._storage.submit(lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO client_authors (client_id, device_id, name, seen) "
+                "VALUES (?, ?, ?, ?)", row))
+
+    def _all_members(self) -> list[Member]:
+        return [m for c in self._catalogs() for m in read_sharing(c.doc).members]
+
+    def authorship(self, note_id: str) -> list[AuthorSpan]:
+        """Who wrote each part of the note's current text, and when: AuthorSpans in
+        order covering the text (code points); adjacent text of one client id and one
+        time is one span. Cached per note and version, so asking again is cheap.
+        Empty if the note holds content whose ids cannot be read (Plait never writes
+        any). Raises NoteNotFoundError."""
+        try:
+            return self._authorship.spans(note_id)
+        except UnsupportedUpdate as exc:
+            log.warning("no authorship for note %s: %s", note_id, exc)
+            return []
+
+    def mark_seen(self, note_id: str) -> None:
+        """This user has seen the note as it is now (opening it; "mark all seen"): it is
+        no longer unread, and changes_since_seen starts from here. Persisted."""
+        self._require_writable()
+        doc = self.note_doc(note_id)
+        self._since_seen.mark_seen(note_id, Snapshot.from_doc(doc).encode())
+
+    def unread_notes(self) -> set[str]:
+        """Notes changed by others since this user last saw them (trashed ones too);
+        kept from change events, so this costs O(unread notes)."""
+        return self._since_seen.unread()
+
+    def unread_counts(self) -> dict[str, int]:
+        """Unread notes per notebook id, not counting notes in the trash (notebooks
+        with none are left out)."""
+        def placement(note_id: str) -> tuple[str | None, bool]:
+            home, flags = self._placements.get(note_id)
+            return home, bool(flags and flags.trashed)
+        return self._since_seen.counts(placement)
+
+    def changes_since_seen(self, note_id: str) -> list[tuple[int, int]]:
+        """Where others changed the note since this user last saw it, in code points of
+        the current text, sorted and disjoint: (start, end) with start < end is text
+        they inserted (a replacement: the inserted text, its deletion folded in);
+        (p, p) is a place where they deleted text and inserted nothing. A note never
+        seen: all text by others. Empty when the ids cannot be read (see authorship).
+        Raises NoteNotFoundError."""
+        try:
+            return self._since_seen.changes(note_id, self._authorship.layout(note_id))
+        except UnsupportedUpdate as exc:
+            log.warning("no changes since seen for note %s: %s", note_id, exc)
+            return []
 
     # ---- identity ----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from crdt_store.unicode_offsets import (
     utf8_delta_to_ops,
     utf8_len,
     utf16_len,
+    utf16_offsets_to_cp,
     utf16_ops_to_cp,
     utf16_to_cp,
     utf8_to_cp,
@@ -73,6 +74,12 @@ def text_and_ops(draw: st.DrawFn) -> tuple[str, list[TextOp]]:
 
 
 # --- single offsets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_many_utf16_offsets_convert_in_one_pass(text: str) -> None:
+    units = [cp_to_utf16(text, cp) for cp in range(len(text) + 1)]
+    assert utf16_offsets_to_cp(text, units) == list(range(len(text) + 1))
 
 
 @pytest.mark.parametrize("text", SAMPLES)

@@ -112,3 +112,12 @@ def test_search_is_quick_on_the_owner_thread(vault) -> None:
     results = vault.search("lemurs")
     assert results.total == 200
     print(f"search over 200 notes: {(time.perf_counter() - start) * 1000:.1f} ms")
+
+
+def test_notes_with_cjk_titles_and_notebook_names_are_indexed(vault) -> None:
+    nb = vault.create_notebook("東京の旅")
+    note = vault.create_note(nb, "# 日本語のメモ\nCafé plans for Kyōto\n")
+    vault.wait_for_search()
+    assert [h.note_id for h in vault.search("title:日本").hits] == [note]
+    assert [h.note_id for h in vault.search("notebook:東京").hits] == [note]
+    assert [h.note_id for h in vault.search("kyoto").hits] == [note]

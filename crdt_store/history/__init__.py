@@ -1,4 +1,6 @@
-"""A note's version history: its editing sessions, any past version, and restore.
+"""Version history of notes: editing sessions, any past version, and restore (this
+module's sessions.py, versions.py, restore.py, diff.py); authorship, and what changed
+since this user last looked (authorship.py, last_seen.py).
 
 **Retention rule** (the store keeps what makes every session's end reconstructible):
 - Documents are kept without garbage collection (`skip_gc`), so deleted text stays in

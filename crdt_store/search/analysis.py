@@ -74,7 +74,7 @@ class PlaitTokenizer(Tokenizer):
                 pos = yield from self._grams(t, fold_run(run)[0], pos, keeporiginal)
         else:
             pos = start_pos
-            for _run, word in split(value):
+            for run, word in split(value):
                 if word:
                     yield self._emit(t, fold(word), pos, 0, 0, 0, keeporiginal)
                     pos += 1

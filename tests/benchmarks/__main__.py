@@ -1,14 +1,17 @@
 """Run the benchmarks and print their tables:
-`python -m tests.benchmarks [store|gui|search|sync|review|history] [--limit N] [--load-seconds S]`."""
+`python -m tests.benchmarks [store|gui|search|sync|review|authorship|history] [--limit N]
+[--load-seconds S]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from . import bench_gui, bench_history, bench_review, bench_search, bench_store, bench_sync
+from . import (bench_authorship, bench_gui, bench_history, bench_review, bench_search,
+               bench_store, bench_sync)
 
 SUITES = {"store": bench_store.main, "gui": bench_gui.main, "search": bench_search.main,
-          "sync": bench_sync.main, "review": bench_review.main, "history": bench_history.main}
+          "sync": bench_sync.main, "review": bench_review.main,
+          "authorship": bench_authorship.main, "history": bench_history.main}
 
 
 def main() -> None:
@@ -19,7 +22,7 @@ def main() -> None:
                         help="a quick look: store replays the first N transactions, gui times N "
                              "events, search uses one corpus of N notes, sync caps its notes, "
                              "keystrokes and round trips at N, review and history replay the "
-                             "first N transactions")
+                             "first N transactions, authorship replays N transactions")
     parser.add_argument("--load-seconds", type=float, default=None,
                         help="sync suite: seconds of relay load (default 60, or 5 with --limit)")
     args = parser.parse_args()

@@ -301,7 +301,6 @@ async def _serve(server: RelayServer) -> int:
     except (OSError, StoreError) as exc:
         log.error("cannot start: %s", exc)
         return 1
-    print(f"plait-relay listening on {server.url}", flush=True)
     stop = asyncio.Event()
     received: list[str] = []
     loop = asyncio.get_running_loop()
@@ -313,6 +312,9 @@ async def _serve(server: RelayServer) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, on_signal, sig)
+    # Only now: a supervisor that stops the relay as soon as it says it listens must
+    # find the handlers in place (a clean exit, status 0).
+    print(f"plait-relay listening on {server.url}", flush=True)
     try:
         await stop.wait()
     finally:
