@@ -37,6 +37,8 @@ from ..model import new_doc, note_body
 from ..statevector import decode_state_vector
 from ..statevector import read_var_uint as _uint
 from ..textdiff import diff_ops
+from .authorship import (_ANY, _DELETED, _GC, _JSON, _SKIP, _STRING, _skip_any, _skip_content,
+                         _skip_item_head, _skip_string, _utf16_units, _var_uint)
 from .sessions import HistoryError, LogRow, MarkRow, Session, StoredHistory
 
 __all__ = ["NoteHistory", "StateIndex", "change_counts"]
@@ -45,133 +47,48 @@ TEXT_CACHE = 8
 """Version texts kept per note (the page being listed walks them in order)."""
 
 
-# ---- lib0 / Yjs update v1 decoding ---------------------------------------------------
-
-def _var(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _skip_num(b: bytes, p: int) -> int:
-    while b[p] >= 0x80:
-        p += 1
-    return p + 1
-
-
-def _skip_buf(b: bytes, p: int) -> int:
-    n, p = _uint(b, p)
-    return p + n
-
-
-_ANY_FIXED = {127: 0, 126: 0, 121: 0, 120: 0, 124: 4, 123: 8, 122: 8}
-
-
-def _skip_any(b: bytes, p: int) -> int:
-    tag = b[p]
-    p += 1
-    if tag in _ANY_FIXED:
-        return p + _ANY_FIXED[tag]
-    if tag == 125:  # integer
-        return _skip_num(b, p)
-    if tag in (119, 116):  # string, bytes
-        return _skip_buf(b, p)
-    if tag == 118:  # object
-        n, p = _uint(b, p)
-        for _ in range(n):
-            p = _skip_any(b, _skip_buf(b, p))
-        return p
-    if tag == 117:  # array
-        n, p = _uint(b, p)
-        for _ in range(n):
-            p = _skip_any(b, p)
-        return p
-    raise ValueError(f"unknown value tag {tag}")
-
-
-def _utf16_len(raw: bytes) -> int:
-    if raw.isascii():
-        return len(raw)
-    return len(raw.decode("utf-8").encode("utf-16-le")) // 2
-
-
-def _content_start(b: bytes, p: int, info: int) -> int:
-    """`p` just after an item's info byte; returns where its content starts."""
-    if info & 0x80:  # origin
-        p = _skip_num(b, _skip_num(b, p))
-    if info & 0x40:  # right origin
-        p = _skip_num(b, _skip_num(b, p))
-    if not info & 0xC0:  # parent
-        named, p = _uint(b, p)
-        p = _skip_buf(b, p) if named else _skip_num(b, _skip_num(b, p))
-        if info & 0x20:  # parent sub (a map key)
-            p = _skip_buf(b, p)
-    return p
-
+# ---- lib0 / Yjs update v1 decoding (the struct readers are authorship.py's) -----------
 
 def _content(b: bytes, p: int, ref: int) -> tuple[int, int]:
     """(length in clock units, end) of an item's content of kind `ref` at `p`."""
-    if ref == 4:  # string: its length is counted in UTF-16 units
+    if ref == _STRING:  # its length is counted in UTF-16 units
         n, p = _uint(b, p)
-        return _utf16_len(b[p:p + n]), p + n
-    if ref == 1:  # deleted
-        return _uint(b, p)
-    if ref in (3, 5):  # binary, embed
-        return 1, _skip_buf(b, p)
-    if ref == 6:  # format: key, value
-        return 1, _skip_buf(b, _skip_buf(b, p))
-    if ref in (2, 8):  # json, any: a count of values
-        n, p = _uint(b, p)
-        for _ in range(n):
-            p = _skip_buf(b, p) if ref == 2 else _skip_any(b, p)
-        return n, p
-    if ref == 7:  # a nested type
-        kind, p = _uint(b, p)
-        if kind in (3, 5):  # xml element, xml hook: a name
-            p = _skip_buf(b, p)
-        elif kind not in (0, 1, 2, 4, 6, 15):
-            raise ValueError(f"unsupported nested type {kind}")
-        return 1, p
-    if ref == 9:  # subdocument
-        return 1, _skip_any(b, _skip_buf(b, p))
-    raise ValueError(f"unsupported content kind {ref}")
+        return _utf16_units(b[p:p + n]), p + n
+    end, length = _skip_content(b, p, ref)
+    return length, end
 
 
 def _truncated(b: bytes, at: int, keep: int) -> bytes:
     """The struct at `at`, keeping its first `keep` clock units."""
     info = b[at]
     ref = info & 0x1F
-    if ref in (0, 10):  # gc, skip
-        return bytes([info]) + _var(keep)
-    start = _content_start(b, at + 1, info)
+    if ref in (_GC, _SKIP):
+        return bytes([info]) + _var_uint(keep)
+    start = _skip_item_head(b, at + 1, info)
     head = b[at:start]
-    if ref == 1:
-        return head + _var(keep)
-    if ref == 4:
+    if ref == _DELETED:
+        return head + _var_uint(keep)
+    if ref == _STRING:
         n, p = _uint(b, start)
         raw = b[p:p + n]
         cut = raw[:keep] if raw.isascii() else raw.decode("utf-8").encode("utf-16-le")[
             :2 * keep].decode("utf-16-le", "replace").encode("utf-8")
-        return head + _var(len(cut)) + cut
-    if ref in (2, 8):
+        return head + _var_uint(len(cut)) + cut
+    if ref in (_JSON, _ANY):
         n, p = _uint(b, start)
         first = p
         for _ in range(keep):
-            p = _skip_buf(b, p) if ref == 2 else _skip_any(b, p)
-        return head + _var(keep) + b[first:p]
+            p = _skip_string(b, p) if ref == _JSON else _skip_any(b, p)
+        return head + _var_uint(keep) + b[first:p]
     raise ValueError(f"a struct of kind {ref} cannot be split")
 
 
 def _delete_set_end(b: bytes, p: int) -> int:
     clients, p = _uint(b, p)
     for _ in range(clients):
-        p = _skip_num(b, p)
-        ranges, p = _uint(b, p)
+        ranges, p = _uint(b, _uint(b, p)[1])
         for _ in range(ranges):
-            p = _skip_num(b, _skip_num(b, p))
+            p = _uint(b, _uint(b, p)[1])[1]
     return p
 
 
@@ -195,15 +112,15 @@ class StateIndex:
                 for _ in range(structs):
                     info = b[p]
                     ref = info & 0x1F
-                    if ref == 0 or ref == 10:
+                    if ref == _GC or ref == _SKIP:
                         length, p = _uint(b, p + 1)
                     else:
-                        length, p = _content(b, _content_start(b, p + 1, info), ref)
+                        length, p = _content(b, _skip_item_head(b, p + 1, info), ref)
                     clock += length
                     clocks.append(clock)
                     offsets.append(p)
                 self.runs.append((client, clocks, offsets))
-        except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        except (IndexError, ValueError, AttributeError) as exc:  # (a truncated id: no match)
             raise HistoryError(f"A stored state of this note could not be read: {exc}") from exc
 
     def update_at(self, snapshot: bytes) -> bytes:
@@ -227,10 +144,10 @@ class StateIndex:
             if upto > clocks[i]:
                 body += _truncated(b, offsets[i], upto - clocks[i])
                 count += 1
-            parts.append(_var(count) + _var(client) + _var(clocks[0]) + body)
+            parts.append(_var_uint(count) + _var_uint(client) + _var_uint(clocks[0]) + body)
         if any(seen.values()):
             raise HistoryError("This version needs edits this vault no longer has.")
-        return _var(len(parts)) + b"".join(parts) + snapshot[:ds_end]
+        return _var_uint(len(parts)) + b"".join(parts) + snapshot[:ds_end]
 
     def text_at(self, snapshot: bytes) -> str:
         """The note's text as of `snapshot`."""
