@@ -34,6 +34,7 @@ from .banner import Banner
 from .background import Background
 from .bridge import VaultBridge
 from .changes_bar import ChangesBar
+from .history_panel import HistoryPanel
 from .index_status import IndexStatus
 from .markdown_highlighter import MarkdownHighlighter
 from .note_delegate import NoteDelegate
@@ -158,6 +159,15 @@ class MainWindow(QMainWindow):
         self.sync = SyncControls(self, vault, keys, self.bridge, self.background,
                                  self.sync_label, self.sidebar_model, self.settings)
         self.review = ReviewControls(self, vault, self.settings)
+        self.history = HistoryPanel(vault, self.background, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history)
+        self.history.hide()  # until asked for (or restored with the window's state)
+        self.history_action = self.history.toggleViewAction()
+        self.history_action.setText("&History")
+        self.history_action.setShortcut("Ctrl+Shift+H")
+        self.view_menu.addAction(self.history_action)
+        self.editor.note_opened.connect(self.history.show_note)
+        self.history.restored.connect(self.editor.setFocus)
         self._restore_state()
         self._show_notices()
 
@@ -183,8 +193,9 @@ class MainWindow(QMainWindow):
         if (open_note in changed and not self.vault.read_only
                 and open_note in self.vault.unread_notes()):
             self.vault.mark_seen(open_note)  # merged while open: seen as it arrived
-        if changed and self.authorship.enabled and open_note in changed:
+        if open_note in changed:
             self.authorship.note_changed()
+            self.history.note_changed()
         if self._catalogs_changed:
             self._catalogs_changed = False
             self.refresh_lists()

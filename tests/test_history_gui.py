@@ -76,3 +76,51 @@ def test_the_authorship_view_tints_text_by_author_with_a_legend(qtbot, open_wind
     assert window.authorship_legend.isHidden()
     assert not [s for s in window.editor.extraSelections()
                 if s.format.background().color().alpha() == 55]
+
+
+def test_the_history_panel_previews_diffs_and_restores_a_version(qtbot, open_window,
+                                                                 devices, relay):
+    ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
+    bo = window.vault
+    qtbot.waitUntil(lambda: window.notes_model.row_of(note) is not None)
+    window.select_note(note)
+    first = bo.note_text(note)
+    bo.edit(note, [TextOp(len(first), 0, "Bo: tyres 🛞 next week.\n")])  # Bo's session
+    qtbot.waitUntil(pumped(lambda: "tyres" in ada.vault.note_text(note)), timeout=15_000)
+    ada.vault.edit(note, [TextOp(0, len("# Car"), "# The car")])  # then Ada's
+    qtbot.waitUntil(pumped(lambda: bo.note_text(note).startswith("# The car")), timeout=15_000)
+    bo.flush()
+
+    panel = window.history
+    with qtbot.waitSignal(panel.loaded, timeout=10_000):
+        window.history_action.trigger()
+    qtbot.waitUntil(lambda: panel.timeline.count() >= 3)
+    names = [s.authors for s in panel._sessions]
+    assert names[0] == ("Ada",) and ("Bo",) in names  # newest first
+    oldest = panel.timeline.count() - 1
+    with qtbot.waitSignal(panel.loaded, timeout=10_000):
+        panel.timeline.setCurrentRow(oldest)
+    assert panel.version == first
+    assert panel.preview.toPlainText() == first
+    with qtbot.waitSignal(panel.loaded, timeout=10_000):
+        panel.mode.setCurrentIndex(panel.mode.findData("since"))
+    shown = panel.preview.toHtml()
+    assert "tyres" in shown and "#d1f5d3" in shown  # Bo's line shows as added since
+    shot(window, "history-panel.png")
+
+    def accept_restore() -> None:
+        from PySide6.QtWidgets import QApplication
+        dialog = QApplication.activeModalWidget()
+        shot(dialog, "history-restore-preview.png")
+        dialog.restore_button.click()
+
+    with qtbot.waitSignal(panel.loaded, timeout=10_000):
+        panel.mode.setCurrentIndex(panel.mode.findData("version"))
+    from PySide6.QtCore import QTimer
+    QTimer.singleShot(0, accept_restore)
+    panel.restore_button.click()
+    assert bo.note_text(note) == first  # restored as a new edit...
+    assert "Restored" in panel.status.text()
+    qtbot.waitUntil(pumped(lambda: ada.vault.note_text(note) == first), timeout=15_000)
+    qtbot.waitUntil(lambda: panel.timeline.count() >= 4)  # ...that synced, and is history
+    assert panel._sessions[0].authors == ("Bo",)
