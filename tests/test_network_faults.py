@@ -84,3 +84,22 @@ def test_an_envelope_cut_short_on_the_way_is_fetched_again(devices, proxy_factor
     assert devices.pump_until(lambda: b.vault.note_text(note) == "start\nfirst\nsecond\n",
                               timeout=20), b.vault.note_text(note)
     devices.settle()
+
+
+def test_an_envelope_missing_from_the_stream_is_fetched_again(devices, proxy_factory):
+    # A relay path that loses one ENVELOPE and goes on: the next one arrives, and the
+    # device must not move its read position past the one it never got.
+    proxy = proxy_factory(2)
+    a, b, _nb, note = _shared_pair(devices, proxy)
+    proxy.set_plan(_once("drop"))
+    a.vault.append_text(note, "first\n")
+    assert devices.pump_until(lambda: proxy.counts["drop"] == 1)
+    before = b.vault.last_ticket
+    a.vault.append_text(note, "second\n")  # arrives, and waits in B for "first"
+    assert devices.pump_until(lambda: b.vault.last_ticket > before
+                              and b.vault.durable_ticket >= b.vault.last_ticket)
+    devices.reopen(b)  # B stops, storing how far it has read, and starts again
+    proxy.set_plan(FaultPlan.clean())
+    assert devices.pump_until(lambda: b.vault.note_text(note) == "start\nfirst\nsecond\n",
+                              timeout=20), b.vault.note_text(note)
+    devices.settle()

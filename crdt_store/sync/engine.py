@@ -926,8 +926,18 @@ class SyncEngine:
         for key in set(self._incoming) | set(self._own_seqs):
             queue, own = self._incoming.get(key, deque()), self._own_seqs.get(key, set())
             cursor = self._cursors.get(key, 0)
+            if queue and queue[0].seq > cursor + 1 and queue[0].envelope_id != SNAPSHOT_ITEM:
+                ordered = sorted(queue, key=lambda i: i.seq)  # out of order: a faulty path
+                queue.clear()
+                queue.extend(ordered)
             while True:
-                if queue and queue[0].ticket is not None and queue[0].ticket <= durable:
+                # The cursor moves one sequence number at a time: the relay numbers a
+                # notebook's envelopes 1, 2, 3, ..., and one never received (lost on the
+                # way) holds it back until a new session asks for it again. Only a
+                # snapshot jumps it (to what the relay has pruned).
+                if (queue and queue[0].ticket is not None and queue[0].ticket <= durable
+                        and (queue[0].seq <= cursor + 1
+                             or queue[0].envelope_id == SNAPSHOT_ITEM)):
                     item = queue.popleft()
                     if item.envelope_id != SNAPSHOT_ITEM:
                         items.append((*key, item.seq, item.envelope_id))
