@@ -13,6 +13,8 @@ Default run: two short scenarios (network faults; network plus middlebox faults)
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 
 import pytest
 
@@ -20,7 +22,8 @@ from crdt_store.sync import relay_link
 from crdt_store.sync.frames import FrameType
 from crdt_store.sync.invite import parse_invite
 
-from .fault_proxy import FaultPlan, FaultProxy
+from .fault_proxy import FAULT_KINDS, FaultPlan, FaultProxy
+from .invariants import MarkerLog, check_nothing_lost
 from .sync_helpers import Device, Devices
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -49,6 +52,102 @@ def proxy_factory(relay):
     yield make
     for proxy in made:
         proxy.shutdown()
+
+
+def _editable(device: Device, notes: list[str]) -> list[str]:
+    vault = device.vault
+    return [n for n in notes if vault.document_kind(n) is not None and vault.notebook_of(n)]
+
+
+def run_scenario(devices: Devices, proxy: FaultProxy, plan: FaultPlan, *, edits: int,
+                 cycles: int, seed: int) -> dict[str, object]:
+    """Three devices edit through the proxy under `plan`; heal; check; return counts."""
+    rng = random.Random(seed)
+    log = MarkerLog()
+    a, b, c = devices.add("Ada"), devices.add("Bo"), devices.add("Cy")
+    group = [a, b, c]
+    nb = a.vault.create_notebook("Faults")
+    notes = [a.vault.create_note(nb, f"# Note {i}\nbase text of note {i}\n") for i in range(3)]
+    link = a.engine.share(nb, (proxy.url,)).link()
+    for device in (b, c):
+        device.engine.join(parse_invite(link))
+    assert devices.pump_until(lambda: all(len(_editable(d, notes)) == 3 for d in group),
+                              timeout=30)
+    devices.settle()
+
+    actions: Counter[str] = Counter()
+    per_cycle = max(1, edits // cycles)
+    for _cycle in range(cycles):
+        proxy.set_plan(plan)
+        for _ in range(per_cycle):
+            device = rng.choice(group)
+            roll = rng.random()
+            if roll < 0.04:  # a new note, edited at once (placed by its catalog entry)
+                note = device.vault.create_note(nb, f"# New by {device.name}\n")
+                notes.append(note)
+                log.insert(device.name, device.vault, note, rng)
+                actions["create"] += 1
+            elif roll < 0.14:
+                choices = _editable(device, notes)
+                if choices and log.delete(device.name, device.vault, rng.choice(choices), rng):
+                    actions["delete"] += 1
+            else:
+                choices = _editable(device, notes)
+                if choices:
+                    log.insert(device.name, device.vault, rng.choice(choices), rng)
+                    actions["insert"] += 1
+            # Typing pace: let the engines and the proxy work between edits.
+            devices.pump_until(lambda: False, timeout=rng.uniform(0.0, 0.03))
+        proxy.heal()
+        devices.settle(timeout=SETTLE)
+    for device in group:
+        device.vault.flush()
+        log.record_durable(device.name, device.vault)
+    counts = check_nothing_lost([d.vault for d in group], log, extra_words=("base", "note"),
+                                rng=rng)
+    rejected = sum(len(d.engine.problems()) for d in group)
+    return {"actions": dict(actions), "faults": {k: proxy.counts[k] for k in FAULT_KINDS
+                                                 if proxy.counts[k]},
+            "frames": dict(proxy.frames), "connections": proxy.connections,
+            "problems_reported": rejected, **counts}
+
+
+def _report(hardening_report, label: str, result: dict[str, object]) -> None:
+    faults = result["faults"]
+    hardening_report(f"{label}: {sum(faults.values())} faults injected {faults}; "
+                     f"{result['frames']} frames over {result['connections']} connections; "
+                     f"edits {result['actions']}; {result['present']} markers present, "
+                     f"{result['deleted']} deleted; {result['searches']} searches checked; "
+                     f"{result['problems_reported']} problems reported by the engines")
+
+
+def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report):
+    seeds = [11, 12, 13] if long_run else [11]
+    for seed in seeds:
+        proxy = proxy_factory(seed)
+        result = run_scenario(devices, proxy, FaultPlan.network(scale=2.0),
+                              edits=1500 if long_run else 120, cycles=5 if long_run else 2,
+                              seed=seed)
+        assert result["faults"].get("cut", 0) + result["faults"].get("cut_mid_frame", 0) > 0
+        assert result["present"] > 0
+        _report(hardening_report, f"network faults, seed {seed}", result)
+        devices.close()
+        devices.devices.clear()
+
+
+def test_middlebox_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report):
+    seeds = [21, 22, 23] if long_run else [21]
+    for seed in seeds:
+        proxy = proxy_factory(seed)
+        result = run_scenario(devices, proxy, FaultPlan.hostile(scale=2.0),
+                              edits=1500 if long_run else 120, cycles=5 if long_run else 2,
+                              seed=seed)
+        assert set(result["faults"]) >= {"delay", "duplicate", "reorder", "drop", "truncate"}, (
+            result["faults"])
+        assert result["present"] > 0
+        _report(hardening_report, f"middlebox faults, seed {seed}", result)
+        devices.close()
+        devices.devices.clear()
 
 
 # -- single faults, each once: regression tests for what the scenarios above found ------
