@@ -105,11 +105,11 @@ def run_scenario(devices: Devices, proxy: FaultProxy, plan: FaultPlan, *, edits:
         log.record_durable(device.name, device.vault)
     counts = check_nothing_lost([d.vault for d in group], log, extra_words=("base", "note"),
                                 rng=rng)
-    rejected = sum(len(d.engine.problems()) for d in group)
+    problems = Counter(p[:70] for d in group for p in d.engine.problems())
     return {"actions": dict(actions), "faults": {k: proxy.counts[k] for k in FAULT_KINDS
                                                  if proxy.counts[k]},
             "frames": dict(proxy.frames), "connections": proxy.connections,
-            "problems_reported": rejected, **counts}
+            "problems_reported": dict(problems), **counts}
 
 
 def _report(hardening_report, label: str, result: dict[str, object]) -> None:
@@ -118,7 +118,7 @@ def _report(hardening_report, label: str, result: dict[str, object]) -> None:
                      f"{result['frames']} frames over {result['connections']} connections; "
                      f"edits {result['actions']}; {result['present']} markers present, "
                      f"{result['deleted']} deleted; {result['searches']} searches checked; "
-                     f"{result['problems_reported']} problems reported by the engines")
+                     f"problems reported by the engines: {result['problems_reported']}")
 
 
 def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report):
