@@ -5,6 +5,7 @@
     proxy.set_plan(FaultPlan.hostile())  # faults on
     proxy.heal()                     # faults off, every connection cut once
     proxy.counts                     # Counter of faults injected, by kind
+    proxy.captured = []              # record every data frame's message: (direction, bytes)
     proxy.shutdown()
 
 It passes the HTTP upgrade through untouched, then parses the WebSocket stream into
@@ -105,6 +106,15 @@ class _Frame:
         return self.fin and self.opcode in DATA_OPCODES
 
     @property
+    def message(self) -> bytes:
+        """The payload as the peer receives it (unmasked)."""
+        payload = self.raw[self.header_len:]
+        if not self.masked:
+            return payload
+        key = self.raw[self.header_len - 4:self.header_len]
+        return bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+    @property
     def plait_type(self) -> int | None:
         """The Plait frame type (the message's second byte), unmasked; None if too short."""
         payload = self.raw[self.header_len:self.header_len + 2]
@@ -182,6 +192,7 @@ class FaultProxy:
         self.counts: Counter[str] = Counter()  # faults injected, by kind
         self.frames: Counter[str] = Counter()  # frames seen, by direction
         self.connections = 0
+        self.captured: list[tuple[str, bytes]] | None = None  # set to a list to record
         self._spent = 0
         self._links: set[_Link] = set()
         self._server: asyncio.Server | None = None
@@ -306,6 +317,8 @@ class FaultProxy:
             while not link.dead:
                 frame = await _read_frame(reader)
                 self.frames[direction] += 1
+                if self.captured is not None and frame.is_data:
+                    self.captured.append((direction, frame.message))  # real frames, for fuzzing
                 held = await self._forward(link, writer, frame, held, direction)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
                 OSError):

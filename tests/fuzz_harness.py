@@ -231,19 +231,32 @@ class Run:
                   "inputs": self.inputs, "outcomes": dict(self.outcomes),
                   "failures": self.failures, "partial": partial,
                   "seconds": round(time.perf_counter() - self.started, 2),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                                       / 1024, 1), **self.extra}
+                  "peak_rss_mb": _peak_rss_mb(), **self.extra}
         tmp = self.out / "result.json.tmp"
         tmp.write_text(json.dumps(result, indent=1))
         tmp.replace(self.out / "result.json")
 
-    def fail(self, i: int, data: bytes, what: str) -> None:
+    def fail(self, i: int, data: bytes, what: str, *, state: bytes | None = None) -> None:
+        """Record a failure; the input (and the document's state before it) are kept."""
         self.outcomes["FAILURE"] += 1
         if len(self.failures) < MAX_FAILURES:
             folder = self.out / "failures"
             folder.mkdir(exist_ok=True)
             (folder / f"{self.name}-{i}.bin").write_bytes(data)
+            if state:
+                (folder / f"{self.name}-{i}.state").write_bytes(state)
             self.failures.append({"input": i, "what": what[-3000:]})
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _frame_fields(data: bytes) -> list[int]:
@@ -509,15 +522,17 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
                 except BaseException:  # noqa: BLE001
                     run.fail(i, data, traceback.format_exc())
                     continue
+                unchanged = problem is not None and replica.state(doc_id) == before
                 if problem is None:
                     run.outcomes["applied"] += 1
-                elif replica.state(doc_id) == before:
-                    run.outcomes["update rejected, unchanged"] += 1
-                elif _failed_mid_merge(problem):
-                    run.outcomes[KNOWN_MID_MERGE] += 1  # as in target_updates
+                elif _failed_mid_merge(problem):  # as in target_updates
+                    run.outcomes["update rejected mid-merge, unchanged" if unchanged
+                                 else KNOWN_MID_MERGE] += 1
                     replica.abandon()
                     replica = _Replica(corpus, run.out / "vault-envelopes")
                     engine = SyncEngine(replica.vault, keys=None)
+                elif unchanged:
+                    run.outcomes["update rejected, unchanged"] += 1
                 else:
                     run.fail(i, data, f"rejected ({problem}) but the document changed")
         replica.vault.flush()
@@ -538,48 +553,62 @@ def _as_update(opened, doc):
 
 
 def target_updates(run: Run, corpus: Path, count: int) -> None:
+    """Each input meets a sound document: a fresh copy of a corpus document (its base
+    state and a random number of its real updates, in order), then the mutated update."""
     from crdt_store.errors import CorruptUpdateError
     from crdt_store.events import DocKind
 
     meta = json.loads((corpus / "meta.json").read_text())
     records = [(doc_id, DocKind(kind)) for doc_id, kind in meta["updates"]]
     blobs = _read_all(corpus / "updates")
+    history = {doc_id: [b for (d, _), b in zip(records, blobs, strict=True) if d == doc_id]
+               for doc_id, _ in meta["base_order"]}
+    bases = {doc_id: (corpus / "base" / f"{doc_id}.bin").read_bytes()
+             for doc_id, _ in meta["base_order"]}
+    docs = [(doc_id, DocKind(kind)) for doc_id, kind in meta["base_order"]]
+    records = [r for r in records if r[0] in bases]  # (not notes made after the base)
     mutator = Mutator(blobs)
     replica = _Replica(corpus, run.out / "vault-updates")
-    vault = replica.vault
-    docs = [tuple(d) for d in meta["base_order"]]
     try:
         for i in range(run.first, count):
             run.start(i)
             rng = run.rng(i)
             data = mutator.make(rng)
-            doc_id, kind = rng.choice(records) if rng.random() < 0.8 else rng.choice(docs)
-            kind = DocKind(kind)
+            source, kind = rng.choice(records) if rng.random() < 0.8 else rng.choice(docs)
+            doc_id = f"{i:032x}"  # this input's own copy of the document
+            copy = [bases[source], *history[source][:rng.randint(0, len(history[source]))]]
+            for update in copy:
+                replica.vault.apply_remote_update(doc_id, kind, update, author=replica.author,
+                                                  wall_time=time.time())
             before = replica.state(doc_id)
             run.inputs += 1
             try:
-                vault.apply_remote_update(doc_id, kind, data, author=replica.author,
-                                          wall_time=time.time())
+                replica.vault.apply_remote_update(doc_id, kind, data, author=replica.author,
+                                                  wall_time=time.time())
             except CorruptUpdateError as exc:
-                if replica.state(doc_id) == before:
+                try:
+                    unchanged = replica.state(doc_id) == before
+                except BaseException:  # noqa: BLE001 - reading the half-merged copy failed
+                    unchanged = False
+                if unchanged:
                     run.outcomes["CorruptUpdateError, unchanged"] += 1
                 elif _failed_mid_merge(str(exc)):
-                    # A fresh replica keeps the run's later checks sound.
                     run.outcomes[KNOWN_MID_MERGE] += 1
-                    replica.abandon()
+                    replica.abandon()  # closing reads every document: it may fail too
                     replica = _Replica(corpus, run.out / "vault-updates")
-                    vault = replica.vault
                 else:
-                    run.fail(i, data, "CorruptUpdateError, but the document changed")
+                    run.fail(i, data, "CorruptUpdateError, but the document changed",
+                             state=b"".join(copy))
             except BaseException:  # noqa: BLE001
-                run.fail(i, data, traceback.format_exc())
+                run.fail(i, data, traceback.format_exc(), state=b"".join(copy))
             else:
                 run.outcomes["applied"] += 1
-            if i % 500 == 499:
-                vault.flush()
-        vault.flush()
+            if i % 1000 == 999:  # start over now and then: the vault holds every copy
+                replica.abandon()
+                replica = _Replica(corpus, run.out / "vault-updates")
+        replica.vault.flush()
     finally:
-        vault.close()
+        replica.abandon()
     run.extra["mutations"] = dict(mutator.used)
 
 
