@@ -82,11 +82,21 @@ class MarkerLog:
         self.deleted[match.group()] = _Record(device, ticket)
         return match.group()
 
+    def written_elsewhere(self, marker: str, device: str, *, durable: bool) -> None:
+        """A marker written outside a vault (a raw client): durable once a relay
+        acknowledged it; one never acknowledged may or may not arrive."""
+        self.written[marker] = _Record(device, 0, durable)
+
+    def deleted_by(self, device: str, ticket: int, markers: Iterable[str]) -> None:
+        """Markers one edit of a device deleted (say, a select-all and delete)."""
+        for marker in markers:
+            self.deleted[marker] = _Record(device, ticket)
+
     def record_durable(self, device: str, vault: Vault) -> None:
         """Mark the device's edits that its vault reports on disk."""
         durable = vault.durable_ticket
         for record in (*self.written.values(), *self.deleted.values()):
-            if record.device == device and record.ticket <= durable:
+            if record.device == device and 0 < record.ticket <= durable:
                 record.durable = True
 
 
@@ -139,6 +149,30 @@ def check_search_agrees(vault: Vault, texts: dict[str, str], words: Iterable[str
         assert got == expected, (word, sorted(got), sorted(expected))
         checked += 1
     return checked
+
+
+def converged(vaults: Sequence[Vault]) -> bool:
+    """Do the replicas hold the same documents at the same state vectors?"""
+    first = vaults[0]
+    docs = dict(first.documents())
+    for vault in vaults[1:]:
+        if dict(vault.documents()) != docs:
+            return False
+    for doc_id in docs:
+        vector = decode_state_vector(first.encode_state_vector(doc_id))
+        if any(decode_state_vector(v.encode_state_vector(doc_id)) != vector
+               for v in vaults[1:]):
+            return False
+    return True
+
+
+def wait_converged(devices, timeout: float = 60.0) -> None:
+    """Pump real devices (tests/sync_helpers.Devices) until their sync status says synced
+    and their replicas are equal. A "synced" status alone can predate an edit made a
+    moment ago, or an envelope still on its way to another device."""
+    open_ = [d for d in devices.devices if d.vault is not None]
+    devices.pump_until(lambda: converged([d.vault for d in open_]), timeout)
+    devices.settle(timeout)
 
 
 def check_nothing_lost(vaults: Sequence[Vault], log: MarkerLog, *,

@@ -23,7 +23,7 @@ from crdt_store.sync.frames import FrameType
 from crdt_store.sync.invite import parse_invite
 
 from .fault_proxy import FAULT_KINDS, FaultPlan, FaultProxy
-from .invariants import MarkerLog, check_nothing_lost
+from .invariants import MarkerLog, check_nothing_lost, wait_converged
 from .sync_helpers import Device, Devices
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -99,7 +99,7 @@ def run_scenario(devices: Devices, proxy: FaultProxy, plan: FaultPlan, *, edits:
             # Typing pace: let the engines and the proxy work between edits.
             devices.pump_until(lambda: False, timeout=rng.uniform(0.0, 0.03))
         proxy.heal()
-        devices.settle(timeout=SETTLE)
+        wait_converged(devices, timeout=SETTLE)
     for device in group:
         device.vault.flush()
         log.record_durable(device.name, device.vault)
