@@ -152,17 +152,23 @@ def check_search_agrees(vault: Vault, texts: dict[str, str], words: Iterable[str
 
 
 def converged(vaults: Sequence[Vault]) -> bool:
-    """Do the replicas hold the same documents at the same state vectors?"""
+    """Do the replicas hold the same documents, at the same state vectors and with the
+    same content? (A delete changes no state vector: the content tells.)"""
     first = vaults[0]
     docs = dict(first.documents())
     for vault in vaults[1:]:
         if dict(vault.documents()) != docs:
             return False
-    for doc_id in docs:
+    for doc_id, kind in docs.items():
         vector = decode_state_vector(first.encode_state_vector(doc_id))
-        if any(decode_state_vector(v.encode_state_vector(doc_id)) != vector
-               for v in vaults[1:]):
-            return False
+        content = (first.note_text(doc_id) if kind is DocKind.NOTE
+                   else _catalog_content(first, doc_id))
+        for vault in vaults[1:]:
+            if decode_state_vector(vault.encode_state_vector(doc_id)) != vector:
+                return False
+            if content != (vault.note_text(doc_id) if kind is DocKind.NOTE
+                           else _catalog_content(vault, doc_id)):
+                return False
     return True
 
 
