@@ -604,9 +604,11 @@ class Vault:
             current = str(text)
             byte_ops = ops_to_utf8(current, ops)
             loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
-        removed = ""
-        if any(op.delete for op in ops):  # what it deletes travels with it (review panel)
+        removed = None  # what it deletes travels with it to collaborators (review panel):
+        if any(op.delete for op in ops) and self._in_shared_notebook(note_id):  # shared only
             removed = removed_text(current if current is not None else str(text), ops)
+        elif not any(op.delete for op in ops):
+            removed = ""
         origin = self.local_origin(initiator)
         before = self._last_ticket
         self._origin = origin
