@@ -15,6 +15,7 @@ across devices like text does:
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -127,14 +128,22 @@ def seen_from(text: object) -> Seen | None:
     return Seen(did, data["name"], data["device"], client, token, clock, source, float(at))
 
 
+def _number(value: object) -> float | None:
+    """A finite number written by any member, else None (a catalog is shared data)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def entry_from(data: dict) -> NoteFlags:
-    """A catalog entry from its map's plain value."""
+    """A catalog entry from its map's plain value (malformed fields read as unset)."""
     seen = data.get("seen")
     return NoteFlags(
-        created=float(data.get("created") or 0.0),
+        created=_number(data.get("created")) or 0.0,
         pinned=bool(data.get("pinned", False)),
         trashed=bool(data.get("trashed", False)),
-        trashed_at=data.get("trashed_at"),
+        trashed_at=_number(data.get("trashed_at")),
         seen=seen if isinstance(seen, str) else None,
     )
 
@@ -180,7 +189,7 @@ def read_notebook(doc: Doc, notebook_id: str, note_count: int) -> NotebookInfo:
     return NotebookInfo(
         notebook_id=notebook_id,
         name=notebook_name(doc),
-        created=float(info.get("created") or 0.0),
+        created=_number(info.get("created")) or 0.0,
         trashed=bool(info.get("trashed", False)),
         note_count=note_count,
     )

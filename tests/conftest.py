@@ -18,6 +18,34 @@ from .sync_helpers import devices  # noqa: F401  (shared fixture)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+_HARDENING_REPORT: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the hardening suites at full length (also PLAIT_LONG_TESTS=1)")
+
+
+@pytest.fixture(scope="session")
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True under `--long` or PLAIT_LONG_TESTS=1: suites scale their runs up."""
+    return bool(request.config.getoption("--long") or os.environ.get("PLAIT_LONG_TESTS") == "1")
+
+
+@pytest.fixture
+def hardening_report(request: pytest.FixtureRequest):
+    """`hardening_report("faults: ...")`: a line for the summary at the end of the run
+    (the counts the hardening suites resolve with: cases, faults, inputs fuzzed)."""
+    def add(line: str) -> None:
+        _HARDENING_REPORT.append(f"{request.node.name}: {line}")
+    return add
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _HARDENING_REPORT:
+        terminalreporter.section("hardening counts")
+        for line in _HARDENING_REPORT:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

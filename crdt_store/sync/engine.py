@@ -64,6 +64,10 @@ SEAL_CHUNK = 200  # envelopes sealed before the loop gets a turn
 SEND_TURN = 50  # whole documents read and handed over per turn of the owner thread
 SNAPSHOT_EVERY = 1000  # envelopes in a relay's log past its snapshot before offering one
 SNAPSHOT_ITEM = "snapshot"  # stands in the incoming queue for a snapshot being fetched
+# One document's update from a member: far above any edit, and above the whole state of
+# a note at import's 8 MB limit with its history (relays pass 4 MB by default). A
+# bigger one (from a member, through a relay that lets it pass) is rejected, not merged.
+MAX_INCOMING_UPDATE = 16 * 1024 * 1024
 
 
 @dataclass
@@ -797,7 +801,8 @@ class SyncEngine:
         try:
             if key is None:
                 raise EnvelopeError("wrong_key_or_tampered", "this device has no key for it")
-            opened = open_envelope(key, notebook_id, envelope, expect="update")
+            opened = open_envelope(key, notebook_id, envelope, expect="update",
+                                   max_size=MAX_INCOMING_UPDATE)
             if opened.envelope_id != env_id:
                 raise EnvelopeError("malformed", "its id does not match its contents")
         except EnvelopeError as exc:
@@ -926,8 +931,18 @@ class SyncEngine:
         for key in set(self._incoming) | set(self._own_seqs):
             queue, own = self._incoming.get(key, deque()), self._own_seqs.get(key, set())
             cursor = self._cursors.get(key, 0)
+            if queue and queue[0].seq > cursor + 1 and queue[0].envelope_id != SNAPSHOT_ITEM:
+                ordered = sorted(queue, key=lambda i: i.seq)  # out of order: a faulty path
+                queue.clear()
+                queue.extend(ordered)
             while True:
-                if queue and queue[0].ticket is not None and queue[0].ticket <= durable:
+                # The cursor moves one sequence number at a time: the relay numbers a
+                # notebook's envelopes 1, 2, 3, ..., and one never received (lost on the
+                # way) holds it back until a new session asks for it again. Only a
+                # snapshot jumps it (to what the relay has pruned).
+                if (queue and queue[0].ticket is not None and queue[0].ticket <= durable
+                        and (queue[0].seq <= cursor + 1
+                             or queue[0].envelope_id == SNAPSHOT_ITEM)):
                     item = queue.popleft()
                     if item.envelope_id != SNAPSHOT_ITEM:
                         items.append((*key, item.seq, item.envelope_id))

@@ -58,7 +58,7 @@ MAX_ENVELOPE = 256 * 1024 * 1024  # a whole-notebook snapshot may be large
 MAX_HEADER = 1024 * 1024  # names and a state vector; never near this
 MAX_ID_CHARS = 256  # document and device ids
 MAX_NAME_CHARS = 1024
-MAX_CLIENT = 2**64 - 1
+MAX_CLIENT = 2**63 - 1  # the vault stores it as an SQLite INTEGER (signed 64-bit)
 MAX_SAID_REMOVED = 2000  # code points of deleted text an update may say it removed
 _KINDS: tuple[str, ...] = ("note", "catalog")  # index = snapshot record kind byte
 

@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidURI, WebSocketException
 
 from .frames import Frame, FrameError, FrameType, decode, encode
 from .relay.limits import TokenBucket
+from .envelope import envelope_id
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,12 @@ class RelayLink:
     def _dispatch(self, frame: Frame) -> None:
         h, t = self.handler, frame.type
         if t is FrameType.ENVELOPE:
+            if envelope_id(frame.body) != frame["id"].lower():
+                # The relay checked the id when the envelope was PUT: these bytes were
+                # damaged on the way. The relay still has them whole; read them again
+                # (a new session resumes from the last envelope applied).
+                raise RelayProtocolError("the relay sent an envelope damaged on the way "
+                                         "(its bytes do not match its id)")
             h.on_envelope(self.url, frame["notebook"], frame["seq"], frame["id"], frame.body)
         elif t is FrameType.ACK and frame["req"] in self._snapshot_puts:
             self._snapshot_puts.discard(frame["req"])
