@@ -416,19 +416,29 @@ class SyncEngine:
                    else self.vault.encode_state_vector(doc_id), None,
                    self.vault.edit_clock(doc_id))
 
-    def _reconcile(self, sent_states: dict[str, dict[str, bytes]]) -> None:
+    def _reconcile(self, sent_states: dict[str, tuple[dict[str, bytes], dict[str, int]]],
+                   ) -> None:
         """Start-up and sharing: send every document holding edits made here that were
         never outboxed (all of them, when a notebook is first shared). Documents that
-        only hold others' edits came from the relays and are not sent back."""
+        only hold others' edits came from the relays and are not sent back.
+
+        An edit that only deleted text adds nothing to the state vector; this device's
+        edit count of the document (crdt_store/edit_clock.py) tells it apart. The diff
+        sent covers it: a Yjs update always carries the document's whole delete set."""
         own = self.vault.own_client_ids()
-        for notebook_id, sent in sent_states.items():
+        client = self._author.client_id
+        for notebook_id, (sent, counts) in sent_states.items():
             states = self.vault.document_states(notebook_id)
             self._sent_docs[notebook_id] = set(states) | set(self.vault.notes_in(notebook_id))
             todo = []  # the catalog first, so members place the notes as they arrive
             for doc_id, state in sorted(states.items(), key=lambda item: item[0] != notebook_id):
                 before = sent.get(doc_id)
                 have, outboxed = decode_state_vector(state), decode_state_vector(before or b"\x00")
-                if any(have.get(c, 0) > outboxed.get(c, 0) for c in own):
+                # (no count on record for a document sent before counts were kept)
+                sent_count = counts.get(doc_id, 0 if before is None else None)
+                if (any(have.get(c, 0) > outboxed.get(c, 0) for c in own)
+                        or (sent_count is not None
+                            and self.vault.edit_clock(doc_id).get(client, 0) > sent_count)):
                     todo.append((doc_id, before))
             self._send_in_turns(notebook_id, todo)
 
@@ -582,7 +592,9 @@ class SyncEngine:
 
     def _post_reconcile(self, notebook_ids: list[str], *, resend_all: bool = False) -> None:
         assert self._state is not None
-        sent = {nb: {} if resend_all else self._state.sent_states(nb) for nb in notebook_ids}
+        state = self._state
+        sent = {nb: ({}, {}) if resend_all else (state.sent_states(nb), state.sent_counts(nb))
+                for nb in notebook_ids}
         self.vault.post(lambda: self._reconcile(sent))
 
     def _link(self, url: str) -> RelayLink:
@@ -727,7 +739,8 @@ class SyncEngine:
         relays = self._notebooks.get(pending.notebook_id, ())
         try:
             self._state.add_outgoing(pending.notebook_id, relays, env_id, envelope,
-                                     self._counter, [(pending.doc_id, pending.state)])
+                                     self._counter, [(pending.doc_id, pending.state)],
+                                     self._own_count(pending))
         except StorageError as exc:
             self._report(f"Could not queue an edit for sync: {exc}. It will be sent after "
                          "a restart.")
@@ -742,6 +755,14 @@ class SyncEngine:
             elif link is not None:
                 link.put(pending.notebook_id, env_id, envelope)
         self._publish()
+
+    def _own_count(self, pending: _Outgoing) -> dict[str, int]:
+        """This device's edit count of the document that the batch covers, if known."""
+        client = self._author.client_id
+        if pending.stamp is not None and pending.stamp.client == client:
+            return {pending.doc_id: pending.stamp.last}
+        count = (pending.clock or {}).get(client)
+        return {pending.doc_id: count} if count else {}
 
     # ---- LinkHandler (called by RelayLink on the loop) ------------------------------
 
