@@ -581,7 +581,15 @@ class Vault:
             return loaded
         if not self.has_note(note_id):
             raise NoteNotFoundError(f"There is no note with id {note_id}.")
-        return self._load(note_id, DocKind.NOTE)
+        loaded = self._load(note_id, DocKind.NOTE)
+        if not self.read_only and not self._storage.query(
+                "SELECT 1 FROM documents WHERE doc_id = ?", (note_id,)):
+            # Placed by a catalog before the note itself arrived: what merges into this
+            # copy (or is typed into it) must be known as a document after a restart.
+            self._storage.submit(lambda conn: conn.execute(
+                "INSERT OR IGNORE INTO documents (doc_id, kind, created) VALUES (?, ?, ?)",
+                (note_id, DocKind.NOTE.value, time.time())))
+        return loaded
 
     def edit(
         self, note_id: str, ops: Iterable[TextOp], *, initiator: Hashable | None = None
