@@ -59,3 +59,25 @@ def test_a_delete_made_without_sync_goes_out_after_a_restart(devices, relay) -> 
     assert devices.pump_until(lambda: a.vault.note_text(note) == "one\nthree\n",
                               timeout=10), a.vault.note_text(note)
     devices.settle()
+
+
+def test_work_posted_by_a_stopped_engine_is_dropped_and_done_after_a_restart(devices,
+                                                                              relay) -> None:
+    # Found by the machine: an engine had posted merges to its vault's owner thread and
+    # was stopped before the owner ran them; running them then raised "Sync is not
+    # running" out of Vault.deliver_pending (the owner's event loop).
+    a, b = devices.add("Ada"), devices.add("Bo")
+    notebook = a.vault.create_notebook("N")
+    note = a.vault.create_note(notebook, "start\n")
+    b.engine.join(parse_invite(a.engine.share(notebook, (relay.url,)).link()))
+    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
+                              and b.vault.note_text(note) == "start\n")
+    devices.settle()
+    a.vault.append_text(note, "more\n")
+    assert devices.pump_until(lambda: b.engine.debug_state()["in_flight"] > 0, devices=[a])
+    b.engine.stop()
+    b.engine = None
+    b.vault.deliver_pending()  # must not raise
+    _restart_engine(devices, b)
+    assert devices.pump_until(lambda: b.vault.note_text(note) == "start\nmore\n", timeout=10)
+    devices.settle()

@@ -150,6 +150,7 @@ class SyncEngine:
         self._counter = 0
         self._keys_loading = False  # the device key is being fetched for a first notebook
         self._in_flight = 0  # envelopes posted to the owner, not yet merged
+        self._stopped = False
 
     # ================================================================ owner thread
 
@@ -157,6 +158,7 @@ class SyncEngine:
         """Start the background thread; returns at once (keys and relays come later)."""
         if self._thread is not None:
             return
+        self._stopped = False
         self._unsubscribe = self.vault.subscribe(self._on_change)
         self._thread = threading.Thread(target=self._run_loop, name="plait-sync", daemon=True)
         self._thread.start()
@@ -164,6 +166,7 @@ class SyncEngine:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Seal what is being typed, stop the relays' connections, close the state."""
+        self._stopped = True  # work posted to the owner and not yet run is dropped
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -302,6 +305,12 @@ class SyncEngine:
         self._sent_docs.setdefault(notebook_id, set())
         relays = self._shared[notebook_id]
         self._call(self._add_notebook, notebook_id, relays, key)
+
+    def _post(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the owner thread, unless the engine has stopped by then: what
+        it would have done is redone at the next start (envelopes not merged are fetched
+        again, documents not sent are still ahead of what was outboxed)."""
+        self.vault.post(lambda: None if self._stopped else callback())
 
     def _call(self, function, *args) -> None:
         """Run `function(*args)` on the loop; the status published after it counts it."""
@@ -451,7 +460,7 @@ class SyncEngine:
                 self._send_whole(notebook_id, doc_id, kind, before)
         if len(todo) > SEND_TURN:
             rest = todo[SEND_TURN:]
-            self.vault.post(lambda: self._send_in_turns(notebook_id, rest))
+            self._post(lambda: self._send_in_turns(notebook_id, rest))
 
     # ---- remote envelopes → vault (owner thread) ------------------------------------
 
@@ -547,7 +556,7 @@ class SyncEngine:
             self._state = await asyncio.to_thread(SyncState, self.vault.path)
         except StorageError as exc:
             self._report(str(exc))
-            self.vault.post(lambda: setattr(self, "_ready", True))
+            self._post(lambda: setattr(self, "_ready", True))
             self._finish_boot()
             return
         state = self._state
@@ -576,7 +585,7 @@ class SyncEngine:
             self._ensure_members()
             self._ready = True
 
-        self.vault.post(adopt_saved)
+        self._post(adopt_saved)
         self._post_reconcile(list(self._notebooks))
         for url in {url for relays in self._notebooks.values() for url in relays}:
             self._link(url)
@@ -595,7 +604,7 @@ class SyncEngine:
         state = self._state
         sent = {nb: ({}, {}) if resend_all else (state.sent_states(nb), state.sent_counts(nb))
                 for nb in notebook_ids}
-        self.vault.post(lambda: self._reconcile(sent))
+        self._post(lambda: self._reconcile(sent))
 
     def _link(self, url: str) -> RelayLink:
         link = self._links.get(url)
@@ -651,7 +660,7 @@ class SyncEngine:
                 self._keys_loading = False
                 self._call(lambda: None)  # publish a status that counts it
 
-            self.vault.post(joined)
+            self._post(joined)
         self._publish()
 
     async def _shutdown(self) -> None:
@@ -842,7 +851,7 @@ class SyncEngine:
         for start in range(0, len(batch), APPLY_BATCH):
             chunk = batch[start:start + APPLY_BATCH]
             self._in_flight += len(chunk)
-            self.vault.post(lambda chunk=chunk: self._apply_batch(chunk))
+            self._post(lambda chunk=chunk: self._apply_batch(chunk))
         self._publish()
 
     def _applied(self, batch: list, ticket: int, errors: list[str]) -> None:
@@ -886,7 +895,7 @@ class SyncEngine:
                          "be missing here until another member's device sends them.")
             return
         self._in_flight += 1
-        self.vault.post(lambda: self._apply_snapshot(url, notebook_id, item, opened))
+        self._post(lambda: self._apply_snapshot(url, notebook_id, item, opened))
 
     async def _offer_snapshot(self, url: str, notebook_id: str, upto: int) -> None:
         """Upload a snapshot of the notebook as of `upto`, so new devices join fast (and the
@@ -897,7 +906,7 @@ class SyncEngine:
                 return
         docs: asyncio.Future = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
-        self.vault.post(lambda: self._snapshot_docs(notebook_id, loop, docs))
+        self._post(lambda: self._snapshot_docs(notebook_id, loop, docs))
         records = await docs
         key, device, link = self._nb_keys.get(notebook_id), self._device_key, self._links.get(url)
         if key is None or device is None or link is None or not records:
