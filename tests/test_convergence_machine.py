@@ -8,6 +8,7 @@ from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
+from .invariants import converged
 from .sync_helpers import Device, Devices
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -81,3 +82,27 @@ def test_work_posted_by_a_stopped_engine_is_dropped_and_done_after_a_restart(dev
     _restart_engine(devices, b)
     assert devices.pump_until(lambda: b.vault.note_text(note) == "start\nmore\n", timeout=10)
     devices.settle()
+
+
+def test_edits_right_after_a_move_reach_members_of_both_notebooks(devices, relay) -> None:
+    # Found by the machine: everyone is in both notebooks; Ada moves a note into the
+    # notebook whose id sorts later and edits it at once. Xi applies the new notebook's
+    # stream first: its catalog now lists the note, but the old entry (not yet deleted
+    # here) still places it in the old notebook, so the note and Ada's edit, sent
+    # through the new notebook, were rejected ("it writes a note that belongs to another
+    # notebook") and never sent again: Xi missed them for good.
+    a, x = devices.add("Ada"), devices.add("Xi")
+    source, target = sorted([a.vault.create_notebook("P"), a.vault.create_notebook("Q")])
+    note = a.vault.create_note(source, "base\n")
+    for notebook in (source, target):
+        x.engine.join(parse_invite(a.engine.share(notebook, (relay.url,)).link()))
+    assert devices.pump_until(lambda: x.vault.notebook_of(note) == source
+                              and x.vault.note_text(note) == "base\n")
+    devices.settle()
+    for round_no in range(3):  # which stream Xi applies first is up to timing
+        a.vault.move_note(note, target if round_no % 2 == 0 else source)
+        a.vault.append_text(note, f"right after move {round_no}\n")
+        assert devices.pump_until(lambda: converged([a.vault, x.vault]), timeout=10), (
+            x.vault.note_text(note))
+        devices.settle()
+    assert x.vault.note_text(note).count("right after move") == 3

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from pycrdt import get_state, merge_updates
 
-from ..edit_clock import EditStamp
+from ..edit_clock import EditStamp, is_structure_key
 from ..errors import CorruptUpdateError, PlaitError, StorageError
 from ..events import ChangeEvent, DocKind, Source
 from ..identity import Author
@@ -484,18 +484,25 @@ class SyncEngine:
             return "it names a document of another kind"
         if kind is DocKind.CATALOG and meta.doc_id != notebook_id:
             return "it writes another notebook's catalog"
+        clock = meta.clock
         if kind is DocKind.NOTE and self.vault.notebook_of(meta.doc_id) not in (None, notebook_id):
-            if self.vault.moved_out_of(meta.doc_id, notebook_id):
-                return ("it edits a note that was moved out of that notebook meanwhile; "
-                        f"{meta.name}'s device sends the edit again through the note's new "
-                        "notebook once it hears of the move, if it has that notebook")
-            return "it writes a note that belongs to another notebook"
+            if not self.vault.lists_note(notebook_id, meta.doc_id):
+                if self.vault.moved_out_of(meta.doc_id, notebook_id):
+                    return ("it edits a note that was moved out of that notebook meanwhile; "
+                            f"{meta.name}'s device sends the edit again through the note's new "
+                            "notebook once it hears of the move, if it has that notebook")
+                return "it writes a note that belongs to another notebook"
+            # Listed here too: halfway through a move into this notebook, whose entry came
+            # (on this stream) before this update, and the old entry's deletion not yet.
+            # The move's count is learned from the catalog, as the review panel expects.
+            if clock:
+                clock = {c: n for c, n in clock.items() if not is_structure_key(c)}
         try:
             self.vault.apply_remote_update(
                 meta.doc_id, kind, opened.update,
                 author=Author(meta.device, meta.client, meta.name),
                 wall_time=meta.time, made_on=meta.made_on, initiator=self, stamp=meta.stamp,
-                clock=meta.clock, removed=meta.removed,
+                clock=clock, removed=meta.removed,
             )
         except CorruptUpdateError as exc:
             return str(exc)
