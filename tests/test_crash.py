@@ -5,9 +5,15 @@ same vault: at random moments while it types, in the middle of a compaction, and
 the middle of a search index commit. After each kill the vault is opened again and
 must hold every edit the store had reported durable (and no delete reported durable
 may come undone), pass SQLite's integrity check, and have a note list and a search
-index that agree with the notes (tests/invariants.py). Default: 20 kills while
-typing, 3 during compaction, 3 during index commits; `--long`: 25 of each of the
-last two.
+index that agree with the notes (tests/invariants.py).
+
+The relay runs as a process of its own (`python -m crdt_store.sync.relay.server`)
+and is killed while it broadcasts a burst of envelopes from one device to two
+others, then started again on the same data directory and port; everyone edits
+while it is down, and afterwards the devices must converge with nothing lost.
+
+Default: 20 kills of the writer while typing, 3 during compaction, 3 during index
+commits, 3 of the relay; `--long`: 25 of each kind of writer kill, 15 of the relay.
 """
 
 from __future__ import annotations
@@ -15,21 +21,28 @@ from __future__ import annotations
 import queue
 import random
 import re
+import selectors
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from crdt_store.events import DocKind
 from crdt_store.note_index import summarize
 from crdt_store.storage import DB_NAME
+from crdt_store.sync import relay_link
+from crdt_store.sync.invite import parse_invite
+from crdt_store.sync.relay.sqlite_store import DB_NAME as RELAY_DB
 from crdt_store.vault import Vault
 
-from .invariants import MARKER, MarkerLog, check_marker_counts, check_search_agrees, integrity_ok
+from .invariants import (MARKER, MarkerLog, check_marker_counts, check_nothing_lost,
+                         check_search_agrees, integrity_ok, wait_converged)
 
 ROUNDS = 20
 
@@ -217,3 +230,121 @@ def test_kill_9_during_compaction_and_index_commits_loses_nothing(tmp_path, mode
                      f"{durable} durable markers of {len(log.written)} written, "
                      f"{len(log.deleted)} deleted; {counts['present']} present at the end; "
                      f"search index rebuilt after {rebuilt} kills")
+
+
+# -- kill -9 of the relay mid-broadcast, and a restart on the same data --------------------
+
+LISTENING = re.compile(r"plait-relay listening on ws://127\.0\.0\.1:(\d+)")
+
+
+class RelayProcess:
+    """`python -m crdt_store.sync.relay.server` in a process of its own, which the test
+    kills with SIGKILL and starts again on the same data directory and port."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crdt_store.sync.relay.server", "--port", str(self.port),
+             "--data", str(self.data), "--log-level", "WARNING"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            assert sel.select(30), "the relay printed nothing"
+        line = self.proc.stdout.readline()
+        match = LISTENING.search(line)
+        assert match, (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.port = int(match.group(1))
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.communicate(timeout=30)
+            self.proc = None
+
+
+@pytest.fixture
+def relay_process(tmp_path):
+    relay = RelayProcess(tmp_path / "relay-data")
+    relay.start()
+    yield relay
+    relay.kill()
+
+
+@pytest.fixture
+def quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients find the restarted relay within a tenth of a second (their backoff
+    would grow to a minute while it is down)."""
+    monkeypatch.setattr(relay_link, "MIN_BACKOFF", 0.05)
+    monkeypatch.setattr(relay_link, "MAX_BACKOFF", 0.5)
+
+
+def _markers_of(device, log: MarkerLog, burst: list[str]) -> int:
+    text = "\n".join(device.vault.note_text(n.note_id) for n in device.vault.list_notes())
+    return sum(marker in text for marker in burst)
+
+
+def test_kill_9_of_the_relay_mid_broadcast_loses_nothing(devices, relay_process, long_run,
+                                                         quick_reconnects, hardening_report):
+    rounds = 15 if long_run else 3
+    rng = random.Random(20261122)
+    log = MarkerLog()
+    group = [devices.add(name) for name in ("Ada", "Bo", "Cy")]
+    notebook = group[0].vault.create_notebook("Relay crash")
+    notes = [group[0].vault.create_note(notebook, f"# Note {i}\n") for i in range(3)]
+    link = group[0].engine.share(notebook, (relay_process.url,)).link()
+    for device in group[1:]:
+        device.engine.join(parse_invite(link))
+    assert devices.pump_until(lambda: all(d.vault.document_kind(n) is not None
+                                          and d.vault.notebook_of(n) for d in group
+                                          for n in notes), timeout=30)
+    devices.settle()
+    relay_db = relay_process.data / RELAY_DB
+    stats = Counter()
+    for _round in range(rounds):
+        # One device writes a burst, one envelope per marker; the relay is killed once
+        # another device has some of them, not all: in the middle of broadcasting them.
+        writer = rng.choice(group)
+        others = [d for d in group if d is not writer]
+        burst: list[str] = []
+        kill_at = rng.randint(1, 8)
+        for _ in range(10):
+            sealed = writer.engine.debug_state()["counter"]
+            edited = rng.sample(notes, rng.randint(1, 3))  # an envelope for each note
+            burst += [log.insert(writer.name, writer.vault, note, rng) for note in edited]
+            assert devices.pump_until(
+                lambda: writer.engine.debug_state()["counter"] >= sealed + len(edited),
+                timeout=10)
+            if relay_process.proc is not None and max(
+                    _markers_of(d, log, burst) for d in others) >= kill_at:
+                relay_process.kill()
+                stats["kills"] += 1
+                stats["markers in flight at the kill"] += len(burst) - min(
+                    _markers_of(d, log, burst) for d in others)
+        if relay_process.proc is not None:  # the others were slow: kill it now
+            relay_process.kill()
+            stats["kills"] += 1
+        assert integrity_ok(relay_db) == "ok"
+        for device in group:  # everyone writes while the relay is down
+            for _ in range(rng.randint(1, 5)):
+                log.insert(device.name, device.vault, rng.choice(notes), rng)
+            log.delete(device.name, device.vault, rng.choice(notes), rng)
+        relay_process.start()
+        wait_converged(devices, timeout=60)
+        for device in group:
+            device.vault.flush()
+            log.record_durable(device.name, device.vault)
+        counts = check_nothing_lost([d.vault for d in group], log, rng=rng)
+        stats["heals checked"] += 1
+    assert counts["present"] > rounds * 10
+    hardening_report(f"{stats['kills']} kills of the relay mid-broadcast, "
+                     f"{stats['markers in flight at the kill']} markers not yet everywhere "
+                     f"when it died; {counts['present']} markers present, {counts['deleted']} "
+                     f"deleted; {stats['heals checked']} heals checked")
