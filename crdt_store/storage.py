@@ -175,6 +175,14 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, unless SQLite already has: it does so itself
+    after some errors (a full disk, an I/O error), and a ROLLBACK would then fail with
+    "no transaction is active" and hide the reason."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def init_schema(conn: sqlite3.Connection) -> None:
     """Create or check the schema; refuses a vault from a newer Plait."""
     row = conn.execute(
@@ -218,7 +226,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                      (str(SCHEMA_VERSION),))
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     conn.execute("COMMIT")
 
@@ -375,7 +383,7 @@ class Storage:
         try:
             fn(self._conn)
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            rollback(self._conn)
             raise
         self._conn.execute("COMMIT")
 
@@ -473,7 +481,7 @@ class Storage:
                 self._run_write_fn(conn, item)
             self._insert_records(conn, records)
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
         conn.execute("COMMIT")
 
@@ -520,7 +528,7 @@ class Storage:
             try:
                 self._compact_one(conn, doc_id)
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
             conn.execute("COMMIT")
         self._vacuum_if_due(conn)
