@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 
+from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from .conftest import sync_both
+
+pytest_plugins = ["tests.relay_fixtures"]
 
 
 def test_client_id_is_stable_across_reopening(vault_dir) -> None:
@@ -47,3 +50,33 @@ def test_a_copy_made_while_the_app_runs_is_detected(tmp_path) -> None:
         shutil.copytree(original, tmp_path / "copy")  # copies the lock file too
         with Vault(tmp_path / "copy") as copy:
             assert copy.author.client_id != running.author.client_id
+
+
+def test_a_vault_restored_from_a_backup_gets_back_what_it_sent_since(devices, relay) -> None:
+    # A restored vault (or a copy) keeps its device, so it signs with the same device
+    # key as the envelopes it sent before; its sync engine skipped every envelope with
+    # that signer as its own, so the edits sent after the backup never came back, and a
+    # copy and its original ignored each other's edits for good.
+    ada, bo = devices.add("Ada"), devices.add("Bo")
+    notebook = ada.vault.create_notebook("Backed up")
+    note = ada.vault.create_note(notebook, "before the backup\n")
+    bo.engine.join(parse_invite(ada.engine.share(notebook, (relay.url,)).link()))
+    assert devices.pump_until(lambda: bo.vault.document_kind(note) is not None
+                              and bo.vault.note_text(note) == "before the backup\n")
+    devices.settle()
+    ada.close()
+    shutil.copytree(ada.path, devices.root / "backup")
+    devices.reopen(ada)
+    ada.vault.append_text(note, "after the backup\n")
+    assert devices.pump_until(lambda: "after" in bo.vault.note_text(note))
+    devices.settle()
+    ada.close()
+    shutil.rmtree(ada.path)
+    shutil.copytree(devices.root / "backup", ada.path)  # restored
+    devices.reopen(ada)
+    assert any("restored" in n.message for n in ada.vault.notices)
+    assert devices.pump_until(
+        lambda: ada.vault.note_text(note) == "before the backup\nafter the backup\n",
+        timeout=10), ada.vault.note_text(note)
+    devices.settle()
+

@@ -846,9 +846,12 @@ class SyncEngine:
             item.ticket = 0
             self._report(f"Rejected an envelope from relay {url}: {exc}")
             return
-        if self._device_key is not None and opened.sender == self._device_key.public:
-            item.ticket = 0  # this device's own edit, back from the relay
+        if (self._device_key is not None and opened.sender == self._device_key.public
+                and opened.meta.client == self._author.client_id):
+            item.ticket = 0  # this vault's own edit, back from the relay
             return
+        # (The same device key with another client id: a copy of this vault, or this
+        # vault before it was restored from a backup. Its edits are not all here.)
         if not self._to_apply:
             asyncio.get_running_loop().call_soon(self._post_applies)
         self._to_apply.append((url, notebook_id, item, opened))
