@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 
+from crdt_store.statevector import decode_state_vector
 from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from .conftest import sync_both
+from .invariants import MarkerLog, check_nothing_lost, wait_converged
+from .sync_helpers import Device
 
 pytest_plugins = ["tests.relay_fixtures"]
 
@@ -80,3 +84,47 @@ def test_a_vault_restored_from_a_backup_gets_back_what_it_sent_since(devices, re
         timeout=10), ada.vault.note_text(note)
     devices.settle()
 
+
+def test_a_copy_made_while_the_app_runs_syncs_with_the_original_and_both_converge(
+        devices, relay, hardening_report) -> None:
+    # The app (vault and sync engine) keeps running while its folder is copied, sync
+    # state and all; the copy is then opened on the same machine (same keyring) and
+    # both go on editing and syncing through the relay with a third device.
+    rng = random.Random(20261122)
+    log = MarkerLog()
+    ada, bo = devices.add("Ada"), devices.add("Bo")
+    notebook = ada.vault.create_notebook("Copied")
+    notes = [ada.vault.create_note(notebook, f"# Note {i}\n") for i in range(3)]
+    bo.engine.join(parse_invite(ada.engine.share(notebook, (relay.url,)).link()))
+    assert devices.pump_until(lambda: all(bo.vault.notebook_of(n) for n in notes))
+    for _ in range(20):
+        log.insert("Ada", ada.vault, rng.choice(notes), rng)
+    devices.pump_until(lambda: False, timeout=0.05)  # some of it on its way
+    shutil.copytree(ada.path, devices.root / "Ada-copy")
+    copy = Device(devices.root / "Ada-copy", "Ada", keyring=ada.keyring).open(devices.wake)
+    devices.devices.append(copy)
+    assert copy.vault.author.client_id != ada.vault.author.client_id
+    assert copy.vault.author.device_id == ada.vault.author.device_id  # the same machine
+    assert any("copied" in n.message for n in copy.vault.notices)
+    assert ada.vault.author.client_id in copy.vault.own_client_ids()
+    group = {"Ada": ada, "Bo": bo, "Ada-copy": copy}
+    for _ in range(60):  # all three edit, and sync as they go
+        name = rng.choice(list(group))
+        vault = group[name].vault
+        if rng.random() < 0.15:
+            log.delete(name, vault, rng.choice(notes), rng)
+        else:
+            log.insert(name, vault, rng.choice(notes), rng)
+        devices.pump_until(lambda: False, timeout=rng.uniform(0, 0.02))
+    wait_converged(devices, timeout=60)
+    vaults = [d.vault for d in group.values()]
+    for name, device in group.items():
+        device.vault.flush()
+        log.record_durable(name, device.vault)
+    counts = check_nothing_lost(vaults, log, rng=rng)
+    writers = {client for v in vaults for n in notes
+               for client in decode_state_vector(v.encode_state_vector(n))}
+    current = {d.vault.author.client_id for d in group.values()}
+    assert len(current) == 3 and current <= writers  # three writers, none sharing an id
+    hardening_report(f"original, copy and a third device: {counts['present']} markers "
+                     f"present, {counts['deleted']} deleted, {len(writers)} client ids")
