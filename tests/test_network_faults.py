@@ -65,7 +65,7 @@ def run_scenario(devices: Devices, proxy: FaultProxy, plan: FaultPlan, *, edits:
     """Three devices edit through the proxy under `plan`; heal; check; return counts."""
     rng = random.Random(seed)
     log = MarkerLog()
-    a, b, c = devices.add("Ada"), devices.add("Bo"), devices.add("Cy")
+    a, b, c = (devices.add(name, folder=f"{name}-{seed}") for name in ("Ada", "Bo", "Cy"))
     group = [a, b, c]
     nb = a.vault.create_notebook("Faults")
     notes = [a.vault.create_note(nb, f"# Note {i}\nbase text of note {i}\n") for i in range(3)]
