@@ -346,3 +346,43 @@ def test_a_catalog_entry_with_a_malformed_field_neither_breaks_a_merge_nor_the_v
         assert b.notebook(nb).name == "Shared" and b.notebook(nb).created == 0.0
         assert b.note_entry(note)[1].created == 0.0
         assert b.note_entry(note)[1].trashed_at is None
+
+
+def test_times_no_date_can_show_are_ignored_on_import_and_in_catalogs(tmp_path):
+    # Found by the import target (--long): front matter saying "created: 99999999999999"
+    # became the note's created time, and feeding the note to search raised ValueError
+    # ("year 3170843 is out of range") out of the import. A member's catalog entry with
+    # such a time did the same to every device's merge. Both now read as unset.
+    import time as time_
+
+    from pycrdt import Doc
+
+    from crdt_store import model
+    from crdt_store.events import DocKind
+    from crdt_store.identity import Author
+    from crdt_store.markdown_io import import_folder
+    from crdt_store.vault import Vault
+
+    source = tmp_path / "Imported"
+    source.mkdir()
+    (source / "far.md").write_text("---\ncreated: 99999999999999\nmodified: 1e400\n---\n"
+                                   "# Far future\n", encoding="utf-8")
+    with Vault(tmp_path / "a") as a:
+        report = import_folder(a, source)
+        assert report.created == 1 and report.skipped == []
+        [note] = report.notes
+        assert 0 < a.note_summary(note).created < 253402300799
+        nb = a.notebook_of(note)
+        state, vector = a.encode_state(nb), a.encode_state_vector(nb)
+    member = Doc(client_id=4242)
+    member.apply_update(state)
+    with member.transaction():
+        model.catalog_notes(member)[note]["created"] = 1e300
+        model.catalog_notes(member)[note]["trashed_at"] = -1e300
+    with Vault(tmp_path / "a") as a:
+        a.apply_remote_update(nb, DocKind.CATALOG, member.get_update(vector),
+                              author=Author("member-device", 4242, "Member"),
+                              wall_time=time_.time())
+        a.wait_for_search()
+        assert a.note_entry(note)[1].created == 0.0
+        assert [hit.note_id for hit in a.search("future").hits] == [note]
