@@ -421,3 +421,37 @@ def test_a_note_that_accepted_an_update_still_travels_whole(tmp_path):
         b.apply_remote_update(note, DocKind.NOTE, whole, author=a.author,
                               wall_time=time.time())
         assert b.note_text(note) == a.note_text(note) or not accepted
+
+
+def test_a_note_that_cannot_be_encoded_does_not_stop_the_vault_saving(tmp_path):
+    # Found with the case above: compacting that note makes pycrdt panic while encoding
+    # it. A panic is a BaseException; the writer thread let it through and ended, so
+    # nothing written afterwards was saved (and flush waited for ever). The rows stay,
+    # the note is simply not compacted.
+    import base64
+
+    from crdt_store.events import DocKind
+    from crdt_store.identity import Author
+    from crdt_store.unicode_offsets import TextOp
+    from crdt_store.vault import Vault
+
+    base = base64.b64decode("AQHa7eK0CgAEAQRib2R5GiMgTm90ZXMK5Lit5paHINei15HXqNeZ16oKAA==")
+    update = base64.b64decode("AQG7AAEAAAAEAQRib2R5EyMgRnJvbSBCbwpuZXcgbm90ZQoA")
+    peer, note = Author("peer-device", 77, "Peer"), "0" * 32
+    vault = Vault(tmp_path / "v")
+    writer = vault._storage._writer
+    try:
+        mine = vault.create_note(vault.create_notebook("N"), "mine\n")
+        for data in (base, update):
+            vault.apply_remote_update(note, DocKind.NOTE, data, author=peer,
+                                      wall_time=time.time())
+        vault._storage.compact(note)  # what the writer does on its own after 1,000 rows
+        vault.flush(timeout=10)  # StorageError (timed out) if the writer is gone
+        vault.edit(mine, [TextOp(0, 0, "typed after: ")])
+        vault.flush(timeout=10)
+    finally:
+        if writer.is_alive():  # else closing would wait for it for ever
+            vault.close()
+    with Vault(tmp_path / "v") as vault:
+        assert vault.note_text(mine) == "typed after: mine\n"
+        assert vault.note_text(note) == "# Notes\n中文 עברית\n"
