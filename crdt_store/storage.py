@@ -27,6 +27,7 @@ from typing import Callable, Iterable, NamedTuple
 from pycrdt import merge_updates
 
 from .compaction import compact_document
+from .guard import is_rust_panic
 from .statevector import made_on_for_local
 from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
@@ -548,7 +549,12 @@ class Storage:
     def _compact_one(self, conn: sqlite3.Connection, doc_id: str) -> None:
         try:
             result = compact_document(conn, doc_id)
-        except CorruptUpdateError as exc:
+        except BaseException as exc:
+            # A Rust panic (pycrdt encoding a document a peer's update left broken) is a
+            # BaseException: uncaught, it would end the writer thread, and every later
+            # write with it. The rows stay; the document is just not compacted.
+            if not isinstance(exc, CorruptUpdateError) and not is_rust_panic(exc):
+                raise
             log.error("not compacting %s: %s", doc_id, exc)
             self._rows_since_checkpoint[doc_id] = 0  # do not retry on every idle tick
             return

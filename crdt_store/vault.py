@@ -448,11 +448,14 @@ class Vault:
         return loaded
 
     def _create_doc(self, doc_id: str, kind: DocKind, created: float) -> _Loaded:
+        self._store_document(doc_id, kind, created)
+        return self._adopt(doc_id, kind, model.new_doc(self.author.client_id))
+
+    def _store_document(self, doc_id: str, kind: DocKind, created: float) -> None:
         self._storage.submit(lambda conn: conn.execute(
             "INSERT OR IGNORE INTO documents (doc_id, kind, created) VALUES (?, ?, ?)",
             (doc_id, kind.value, created),
         ))
-        return self._adopt(doc_id, kind, model.new_doc(self.author.client_id))
 
     def _on_commit(self, loaded: _Loaded, event: TransactionEvent) -> None:
         """Persist every local transaction (pycrdt observer: must never raise)."""
@@ -581,15 +584,13 @@ class Vault:
             return loaded
         if not self.has_note(note_id):
             raise NoteNotFoundError(f"There is no note with id {note_id}.")
-        loaded = self._load(note_id, DocKind.NOTE)
         if not self.read_only and not self._storage.query(
                 "SELECT 1 FROM documents WHERE doc_id = ?", (note_id,)):
-            # Placed by a catalog before the note itself arrived: what merges into this
-            # copy (or is typed into it) must be known as a document after a restart.
-            self._storage.submit(lambda conn: conn.execute(
-                "INSERT OR IGNORE INTO documents (doc_id, kind, created) VALUES (?, ?, ?)",
-                (note_id, DocKind.NOTE.value, time.time())))
-        return loaded
+            # Listed in a catalog before its own update arrived: it is a document now.
+            entry = self._placements.entry(note_id)[1]
+            self._store_document(note_id, DocKind.NOTE,
+                                 entry.created if entry is not None else time.time())
+        return self._load(note_id, DocKind.NOTE)
 
     def edit(
         self, note_id: str, ops: Iterable[TextOp], *, initiator: Hashable | None = None
@@ -612,9 +613,11 @@ class Vault:
             current = str(text)
             byte_ops = ops_to_utf8(current, ops)
             loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
-        removed = ""
-        if any(op.delete for op in ops):  # what it deletes travels with it (review panel)
+        removed = None  # what it deletes travels with it to collaborators (review panel):
+        if any(op.delete for op in ops) and self._in_shared_notebook(note_id):  # shared only
             removed = removed_text(current if current is not None else str(text), ops)
+        elif not any(op.delete for op in ops):
+            removed = ""
         origin = self.local_origin(initiator)
         before = self._last_ticket
         self._origin = origin

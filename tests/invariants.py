@@ -194,7 +194,12 @@ def check_nothing_lost(vaults: Sequence[Vault], log: MarkerLog, *,
     docs = dict(first.documents())
     texts = _note_texts(first)
     for vault in vaults[1:]:
-        assert dict(vault.documents()) == docs, "replicas hold different documents"
+        other = dict(vault.documents())
+        assert other == docs, (
+            f"replicas hold different documents: only in {first.path.name}: "
+            f"{[(d, k.value, first.notebook_of(d)) for d, k in docs.items() if d not in other]}"
+            f", only in {vault.path.name}: "
+            f"{[(d, k.value, vault.notebook_of(d)) for d, k in other.items() if d not in docs]}")
     for doc_id, kind in docs.items():
         vector = decode_state_vector(first.encode_state_vector(doc_id))
         for vault in vaults[1:]:

@@ -14,6 +14,13 @@ from .test_review_gui import shared_note
 pytest_plugins = ["tests.relay_fixtures", "tests.window_fixtures"]  # relay, open_window
 
 
+def open_in(qtbot, window, note) -> None:
+    """Open the note in the window once its list shows it."""
+    qtbot.waitUntil(lambda: window.notes_model.row_of(note) is not None)
+    window.select_note(note)
+    assert window.editor.note_id == note
+
+
 def test_others_changes_are_unread_until_seen_and_highlighted_when_opened(
         qtbot, open_window, devices, relay):
     ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
@@ -54,8 +61,7 @@ def test_the_authorship_view_tints_text_by_author_with_a_legend(qtbot, open_wind
                                                                 devices, relay):
     ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
     bo = window.vault
-    qtbot.waitUntil(lambda: window.notes_model.row_of(note) is not None)
-    window.select_note(note)
+    open_in(qtbot, window, note)
     bo.edit(note, [TextOp(len(bo.note_text(note)), 0, "Bo: שלום, 日本語 too.\n")])
     qtbot.waitUntil(pumped(lambda: "שלום" in ada.vault.note_text(note)), timeout=15_000)
 
@@ -82,8 +88,7 @@ def test_the_history_panel_previews_diffs_and_restores_a_version(qtbot, open_win
                                                                  devices, relay):
     ada, window, note, pumped = shared_note(qtbot, open_window, devices, relay)
     bo = window.vault
-    qtbot.waitUntil(lambda: window.notes_model.row_of(note) is not None)
-    window.select_note(note)
+    open_in(qtbot, window, note)
     first = bo.note_text(note)
     bo.edit(note, [TextOp(len(first), 0, "Bo: tyres 🛞 next week.\n")])  # Bo's session
     qtbot.waitUntil(pumped(lambda: "tyres" in ada.vault.note_text(note)), timeout=15_000)

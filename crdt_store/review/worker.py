@@ -13,6 +13,7 @@ anchors that match the text.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
@@ -47,6 +48,7 @@ class DetectionThread:
         self._deliver, self._post = deliver, post
         self._known: set[str] = set()  # notes whose text the detector is following
         self._loaded: set[str] = set()  # notes whose saved state was handed over
+        self._plain: set[str] = set()  # unshared notes with nothing to follow: skipped
         self._job: _Job | None = None
         self._raised: list[CloseMerge] = []
         self._raised_lock = threading.Lock()
@@ -72,17 +74,22 @@ class DetectionThread:
         note_id = event.doc_id
         local = event.origin.source is Source.LOCAL
         shared = self._shared(note_id) if local else True
-        text = None
-        if note_id not in self._known or event.ops is None:
-            text = self._text_of(note_id)
-        stored = None
+        if local and not shared and note_id in self._plain:
+            return  # only this device edits it, and no flag is anchored in it: nothing to do
+        if not local:
+            self._plain.discard(note_id)
+        text = stored = None
+        if local and not shared:
+            self._known.discard(note_id)  # the detector lets go of its text: nothing to
+        else:                             # read (a note only this device edits)
+            if note_id not in self._known or event.ops is None:
+                text = self._text_of(note_id)
+            self._known.add(note_id)
         if note_id not in self._loaded:
             stored = self._load(note_id)
             self._loaded.add(note_id)
-        if local and not shared:
-            self._known.discard(note_id)  # the detector lets go of its text
-        else:
-            self._known.add(note_id)
+            if local and not shared and not _has_anchors(stored):
+                self._plain.add(note_id)  # this job clears its runs; later ones can skip
         self._put(_Job(event, shared, text, stored))
 
     def _put(self, job: _Job | None) -> None:
@@ -162,3 +169,13 @@ class DetectionThread:
             self._raised.append(merge)
         if first:
             self._post(self._hand_over)
+
+
+def _has_anchors(stored: str | None) -> bool:
+    """Does a note's saved detector state hold flag anchors (regions to follow)?"""
+    if not stored:
+        return False
+    try:
+        return bool(json.loads(stored).get("anchors"))
+    except (ValueError, AttributeError):
+        return False

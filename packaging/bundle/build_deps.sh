@@ -18,26 +18,5 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo -n"
-else
-    echo "bundle build deps: need root or password-less sudo to install:$missing" >&2
-    exit 2
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "bundle build deps: no apt-get here; install by hand:$missing" >&2
-    exit 2
-fi
-
-install() {
-    # shellcheck disable=SC2086  # a list of package names
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-        install -y -q --no-install-recommends $missing
-}
-if ! install; then
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-    install
-fi
+sh "$(dirname "$0")/../apt_install.sh" "bundle build deps" $missing  # a list of package names
 echo "bundle build deps: installed$missing"

@@ -1,13 +1,24 @@
-"""Run the benchmarks and print their tables:
+"""Run the benchmarks, print each suite's table, then one Markdown table of every figure:
 `python -m tests.benchmarks [store|gui|search|sync|review|authorship|history] [--limit N]
 [--load-seconds S]`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import time
 
-from . import (bench_authorship, bench_gui, bench_history, bench_review, bench_search,
-               bench_store, bench_sync)
+from . import (
+    bench_authorship,
+    bench_gui,
+    bench_history,
+    bench_review,
+    bench_search,
+    bench_store,
+    bench_sync,
+)
+from .summary import markdown
 
 SUITES = {"store": bench_store.main, "gui": bench_gui.main, "search": bench_search.main,
           "sync": bench_sync.main, "review": bench_review.main,
@@ -30,8 +41,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
     extra = {"sync": {"load_seconds": args.load_seconds}}
+    results = []
     for name in args.suites or SUITES:
-        SUITES[name](limit=args.limit, **extra.get(name, {}))
+        header, rows = SUITES[name](limit=args.limit, **extra.get(name, {}))
+        results.append((name, header, rows))
+    print(f"\n## All figures ({platform.node() or 'this machine'}, {os.cpu_count()} cores, "
+          f"{time.strftime('%Y-%m-%d')}{', --limit ' + str(args.limit) if args.limit else ''})\n")
+    print(markdown(results))
 
 
 if __name__ == "__main__":

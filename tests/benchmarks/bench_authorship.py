@@ -70,7 +70,7 @@ def timed(fn, repeat: int = 5) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def main(limit: int | None = None) -> None:
+def main(limit: int | None = None) -> tuple[tuple[str, ...], list]:
     transactions = limit or 6000
     made, _ = three_author_history(transactions)
     authors = [Author(f"device-{i}", 1000 + i, name) for i, name in enumerate(("Ada", "Bo", "Cy"))]
@@ -108,15 +108,18 @@ def main(limit: int | None = None) -> None:
         vault.close()
     print(f"\nAuthorship benchmark: {transactions:,} transactions by 3 authors, "
           f"{len(text):,} characters, {rows:,} update rows, {len(spans):,} spans")
-    print_table([
+    rows = [
         ["authorship, first call (ids, times from the rows, names)", f"{cold:.1f}"],
         ["authorship, same version again (cache)", f"{warm:.2f}"],
         ["authorship after one remote keystroke, median of 5", f"{statistics.median(after):.1f}"],
         ["changes_since_seen after 5 remote keystrokes", f"{changes_ms:.1f}"],
         ["mark_seen", f"{seen_ms:.2f}"],
         ["unread_notes", f"{unread_ms:.3f}"],
-    ], header=("measure", "ms"))
+    ]
+    header = ("measure (ms)", "ms")
+    print_table(rows, header=header)
     assert len(changes) == 1
+    return header, rows
 
 
 if __name__ == "__main__":

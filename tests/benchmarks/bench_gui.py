@@ -343,7 +343,7 @@ def run(limit: int | None = None) -> tuple[list[tuple[str, str, str, str]], dict
     return rows, info
 
 
-def main(limit: int | None = None) -> None:
+def main(limit: int | None = None) -> tuple[tuple[str, ...], list]:
     rows, info = run(limit)
     print(f"\nGUI benchmark: {info['chars']:,}-character note, {info['keys']} keystrokes,"
           f" {info['updates']} remote updates; cold start on {COLD_NOTES:,} notes"
@@ -355,3 +355,4 @@ def main(limit: int | None = None) -> None:
           " <= 16 ms, first paint <= 1.5 s, RSS <= 300 MB. Note-list refresh: the"
           " MainWindow.refresh_lists after a catalog change, and the row update 50 ms after a"
           " keystroke.")
+    return ("measure", "plait", "baseline", "ratio"), rows

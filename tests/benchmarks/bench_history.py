@@ -146,9 +146,14 @@ def _ms(values: list[float], pct: int) -> float:
     return ordered[min(len(ordered) - 1, len(ordered) * pct // 100)] * 1e3
 
 
+MIN_TXNS = 5_000
+
+
 def run(limit: int | None = None) -> tuple[list[tuple[str, str, str, str]], int, int]:
     trace = load_trace()
-    txns = [[tuple(p) for p in t["patches"]] for t in trace["txns"]][:limit]
+    # A quick look still needs a few sessions to sample: at least MIN_TXNS transactions.
+    txns = [[tuple(p) for p in t["patches"]] for t in trace["txns"]][
+        :None if limit is None else max(limit, MIN_TXNS)]
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmp:
         vault_dir = Path(tmp) / "vault"
@@ -242,12 +247,14 @@ def run(limit: int | None = None) -> tuple[list[tuple[str, str, str, str]], int,
     return table, len(txns), len(ends[-1]) if ends else 0
 
 
-def main(limit: int | None = None) -> None:
+def main(limit: int | None = None) -> tuple[tuple[str, ...], list]:
     rows, n, chars = run(limit)
     print(f"\nHistory benchmark: automerge-paper note, {n:,} transactions typed in sessions, "
           f"{chars:,} characters, compacted")
-    print_table(rows, ("measure", "plait history", "baseline", "ratio"))
+    header = ("measure", "plait history", "baseline", "ratio")
+    print_table(rows, header)
     print("baselines: version text: the stored update log replayed from the start up to the "
           "session (each row applied to a fresh document), and the trace's keystrokes typed "
           "into raw pycrdt from the start; disk: the note's encoded state with garbage "
           f"collection (no deleted text, no marks). {SAMPLES} random sessions.")
+    return header, rows

@@ -245,9 +245,16 @@ def _print_table(rows: list[Row]) -> None:
     print_table(rows, header)
 
 
-def main(limit: int | None = None) -> None:
+def main(limit: int | None = None) -> tuple[tuple[str, ...], list]:
+    summary = []
     for n in SIZES if limit is None else (limit,):
         rows, f = run(n)
+        target = TARGET_P95_MS.get(n)
+        for r in rows:
+            if r[0].startswith("all queries") and target is not None:
+                summary.append((f"{n:,} notes: {r[0]} (target p95 ≤ {target} ms)", *r[1:]))
+            elif r[0].startswith(("rebuild (s)", "edit to searchable")):
+                summary.append((f"{n:,} notes: {r[0]}", *r[1:]))
         print(f"\nSearch benchmark: {n:,} notes, {f['words']:,} words, {f['mb']:.1f} MB of text "
               f"(generated in {f['made']:.1f} s); {f['queries']} queries, "
               f"{REPEATS} timed runs each (the scan: 1)")
@@ -261,3 +268,5 @@ def main(limit: int | None = None) -> None:
         print(f"the batch of re-indexed notes committed in {f['commit_s']:.1f} s, "
               f"during which {f['busy_n']} searches ran; FTS5 has no fuzzy search "
               "and its edit time is update + commit + one query.")
+    return ("measure", "plait (whoosh)", "brute-force scan", "SQLite FTS5",
+            "plait/scan (p50 / p95)", "plait/FTS5 (p50 / p95)"), summary

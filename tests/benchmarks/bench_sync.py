@@ -1217,7 +1217,8 @@ def run(limit: int | None = None, load_seconds: float | None = None,
     return rows, notes
 
 
-def main(limit: int | None = None, load_seconds: float | None = None) -> None:
+def main(limit: int | None = None,
+         load_seconds: float | None = None) -> tuple[tuple[str, ...], list]:
     started = time.perf_counter()
     rows, notes = run(limit, load_seconds)
     print(f"\nSync benchmark: loopback (127.0.0.1), relay in its own process, "
@@ -1229,6 +1230,7 @@ def main(limit: int | None = None, load_seconds: float | None = None) -> None:
           " fan-out server.")
     for note in notes:
         print("- " + note)
+    return ("measure", "plait", "baseline", "ratio"), rows
 
 
 def _profile_threads(out_dir: Path) -> None:

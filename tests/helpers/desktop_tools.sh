@@ -12,26 +12,6 @@ if command -v desktop-file-validate >/dev/null 2>&1 && command -v appstreamcli >
     exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo -n"
-else
-    echo "desktop tools: need root or password-less sudo to install desktop-file-utils and appstream" >&2
-    exit 2
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "desktop tools: no apt-get here; install desktop-file-utils and appstream by hand" >&2
-    exit 2
-fi
-
-install() {
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-        install -y -q --no-install-recommends desktop-file-utils appstream
-}
-if ! install; then
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-    install
-fi
+sh "$(dirname "$0")/../../packaging/apt_install.sh" "desktop tools" desktop-file-utils appstream
 command -v desktop-file-validate >/dev/null && command -v appstreamcli >/dev/null
 echo "desktop tools: installed"

@@ -11,26 +11,6 @@ if command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-sessio
     exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo -n"
-else
-    echo "secret service: need root or password-less sudo to install gnome-keyring and dbus" >&2
-    exit 2
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "secret service: no apt-get here; install gnome-keyring and dbus by hand" >&2
-    exit 2
-fi
-
-install() {
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-        install -y -q --no-install-recommends gnome-keyring dbus
-}
-if ! install; then
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-    install
-fi
+sh "$(dirname "$0")/../../packaging/apt_install.sh" "secret service" gnome-keyring dbus
 command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null
 echo "secret service: installed"
