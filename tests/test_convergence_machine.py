@@ -59,7 +59,7 @@ from crdt_store.vault import Vault
 
 from .invariants import (MARKER, MarkerLog, _catalog_content, _Record, check_nothing_lost,
                          converged)
-from .sync_helpers import Device, Devices
+from .sync_helpers import Device, Devices, shared_pair
 
 pytest_plugins = ["tests.relay_fixtures"]
 
@@ -562,13 +562,7 @@ def test_a_delete_made_while_sync_was_stopped_goes_out_when_it_starts(devices, r
     # Found by the machine: a device went offline, cut some text (a delete only: it adds
     # nothing, so the note's state vector stays where it was) and came back. Its engine
     # looked only at state vectors for what was left to send, so the cut never synced.
-    a, b = devices.add("Ada"), devices.add("Bo")
-    notebook = a.vault.create_notebook("N")
-    note = a.vault.create_note(notebook, "# Title\nkeep this, cut this\n")
-    b.engine.join(parse_invite(a.engine.share(notebook, (relay.url,)).link()))
-    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
-                              and b.vault.note_text(note) == "# Title\nkeep this, cut this\n")
-    devices.settle()
+    a, b, _, note = shared_pair(devices, relay.url, "# Title\nkeep this, cut this\n")
     b.engine.stop()
     b.engine = None
     b.vault.edit(note, [TextOp(17, 10, "")])  # ", cut this"
@@ -582,13 +576,7 @@ def test_a_delete_made_while_sync_was_stopped_goes_out_when_it_starts(devices, r
 def test_a_delete_made_without_sync_goes_out_after_a_restart(devices, relay) -> None:
     # The same through a closed vault: the CLI (`plait edit`) cut text while the app
     # and its sync were not running.
-    a, b = devices.add("Ada"), devices.add("Bo")
-    notebook = a.vault.create_notebook("N")
-    note = a.vault.create_note(notebook, "one\ntwo\nthree\n")
-    b.engine.join(parse_invite(a.engine.share(notebook, (relay.url,)).link()))
-    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
-                              and b.vault.note_text(note) == "one\ntwo\nthree\n")
-    devices.settle()
+    a, b, _, note = shared_pair(devices, relay.url, "one\ntwo\nthree\n")
     b.close()
     with Vault(b.path) as offline:
         offline.set_text(note, "one\nthree\n")
@@ -603,13 +591,7 @@ def test_work_posted_by_a_stopped_engine_is_dropped_and_done_after_a_restart(dev
     # Found by the machine: an engine had posted merges to its vault's owner thread and
     # was stopped before the owner ran them; running them then raised "Sync is not
     # running" out of Vault.deliver_pending (the owner's event loop).
-    a, b = devices.add("Ada"), devices.add("Bo")
-    notebook = a.vault.create_notebook("N")
-    note = a.vault.create_note(notebook, "start\n")
-    b.engine.join(parse_invite(a.engine.share(notebook, (relay.url,)).link()))
-    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
-                              and b.vault.note_text(note) == "start\n")
-    devices.settle()
+    a, b, _, note = shared_pair(devices, relay.url)
     a.vault.append_text(note, "more\n")
     assert devices.pump_until(lambda: b.engine.debug_state()["in_flight"] > 0, devices=[a])
     b.engine.stop()

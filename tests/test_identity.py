@@ -12,7 +12,7 @@ from crdt_store.vault import Vault
 
 from .conftest import sync_both
 from .invariants import MarkerLog, check_nothing_lost, wait_converged
-from .sync_helpers import Device
+from .sync_helpers import Device, shared_pair
 
 pytest_plugins = ["tests.relay_fixtures"]
 
@@ -61,13 +61,7 @@ def test_a_vault_restored_from_a_backup_gets_back_what_it_sent_since(devices, re
     # key as the envelopes it sent before; its sync engine skipped every envelope with
     # that signer as its own, so the edits sent after the backup never came back, and a
     # copy and its original ignored each other's edits for good.
-    ada, bo = devices.add("Ada"), devices.add("Bo")
-    notebook = ada.vault.create_notebook("Backed up")
-    note = ada.vault.create_note(notebook, "before the backup\n")
-    bo.engine.join(parse_invite(ada.engine.share(notebook, (relay.url,)).link()))
-    assert devices.pump_until(lambda: bo.vault.document_kind(note) is not None
-                              and bo.vault.note_text(note) == "before the backup\n")
-    devices.settle()
+    ada, bo, _, note = shared_pair(devices, relay.url, "before the backup\n")
     ada.close()
     shutil.copytree(ada.path, devices.root / "backup")
     devices.reopen(ada)
