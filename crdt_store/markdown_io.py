@@ -24,7 +24,7 @@ from .markdown_text import (
     split_front_matter_leniently,
     unique_name,
 )
-from .model import new_id
+from .model import new_id, plausible_time
 from .vault import Vault
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -62,7 +62,7 @@ def parse_time(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return plausible_time(value)  # not 1e14, inf or nan: no date shows those
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().replace("Z", "+00:00")

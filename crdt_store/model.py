@@ -128,22 +128,31 @@ def seen_from(text: object) -> Seen | None:
     return Seen(did, data["name"], data["device"], client, token, clock, source, float(at))
 
 
-def _number(value: object) -> float | None:
-    """A finite number written by any member, else None (a catalog is shared data)."""
+# The timestamps a datetime can show (years 1 to 9999); the list, search and export
+# turn every stored time into one.
+MIN_TIME, MAX_TIME = -62135596800.0, 253402300799.0
+
+
+def plausible_time(value: object) -> float | None:
+    """A POSIX time from shared or imported data (a catalog, front matter), or None
+    when it is not a number or no date could show it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) and MIN_TIME <= number <= MAX_TIME else None
 
 
 def entry_from(data: dict) -> NoteFlags:
     """A catalog entry from its map's plain value (malformed fields read as unset)."""
     seen = data.get("seen")
     return NoteFlags(
-        created=_number(data.get("created")) or 0.0,
+        created=plausible_time(data.get("created")) or 0.0,
         pinned=bool(data.get("pinned", False)),
         trashed=bool(data.get("trashed", False)),
-        trashed_at=_number(data.get("trashed_at")),
+        trashed_at=plausible_time(data.get("trashed_at")),
         seen=seen if isinstance(seen, str) else None,
     )
 
@@ -189,7 +198,7 @@ def read_notebook(doc: Doc, notebook_id: str, note_count: int) -> NotebookInfo:
     return NotebookInfo(
         notebook_id=notebook_id,
         name=notebook_name(doc),
-        created=_number(info.get("created")) or 0.0,
+        created=plausible_time(info.get("created")) or 0.0,
         trashed=bool(info.get("trashed", False)),
         note_count=note_count,
     )

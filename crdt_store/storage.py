@@ -27,6 +27,7 @@ from typing import Callable, Iterable, NamedTuple
 from pycrdt import merge_updates
 
 from .compaction import compact_document
+from .guard import is_rust_panic
 from .statevector import made_on_for_local
 from .errors import CorruptUpdateError, StorageError, VaultVersionError
 
@@ -175,6 +176,14 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, unless SQLite already has: it does so itself
+    after some errors (a full disk, an I/O error), and a ROLLBACK would then fail with
+    "no transaction is active" and hide the reason."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def init_schema(conn: sqlite3.Connection) -> None:
     """Create or check the schema; refuses a vault from a newer Plait."""
     row = conn.execute(
@@ -218,7 +227,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                      (str(SCHEMA_VERSION),))
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     conn.execute("COMMIT")
 
@@ -375,7 +384,7 @@ class Storage:
         try:
             fn(self._conn)
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            rollback(self._conn)
             raise
         self._conn.execute("COMMIT")
 
@@ -473,7 +482,7 @@ class Storage:
                 self._run_write_fn(conn, item)
             self._insert_records(conn, records)
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
         conn.execute("COMMIT")
 
@@ -520,7 +529,7 @@ class Storage:
             try:
                 self._compact_one(conn, doc_id)
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
             conn.execute("COMMIT")
         self._vacuum_if_due(conn)
@@ -540,7 +549,12 @@ class Storage:
     def _compact_one(self, conn: sqlite3.Connection, doc_id: str) -> None:
         try:
             result = compact_document(conn, doc_id)
-        except CorruptUpdateError as exc:
+        except BaseException as exc:
+            # A Rust panic (pycrdt encoding a document a peer's update left broken) is a
+            # BaseException: uncaught, it would end the writer thread, and every later
+            # write with it. The rows stay; the document is just not compacted.
+            if not isinstance(exc, CorruptUpdateError) and not is_rust_panic(exc):
+                raise
             log.error("not compacting %s: %s", doc_id, exc)
             self._rows_since_checkpoint[doc_id] = 0  # do not retry on every idle tick
             return

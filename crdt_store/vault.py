@@ -448,11 +448,14 @@ class Vault:
         return loaded
 
     def _create_doc(self, doc_id: str, kind: DocKind, created: float) -> _Loaded:
+        self._store_document(doc_id, kind, created)
+        return self._adopt(doc_id, kind, model.new_doc(self.author.client_id))
+
+    def _store_document(self, doc_id: str, kind: DocKind, created: float) -> None:
         self._storage.submit(lambda conn: conn.execute(
             "INSERT OR IGNORE INTO documents (doc_id, kind, created) VALUES (?, ?, ?)",
             (doc_id, kind.value, created),
         ))
-        return self._adopt(doc_id, kind, model.new_doc(self.author.client_id))
 
     def _on_commit(self, loaded: _Loaded, event: TransactionEvent) -> None:
         """Persist every local transaction (pycrdt observer: must never raise)."""
@@ -581,6 +584,12 @@ class Vault:
             return loaded
         if not self.has_note(note_id):
             raise NoteNotFoundError(f"There is no note with id {note_id}.")
+        if not self.read_only and not self._storage.query(
+                "SELECT 1 FROM documents WHERE doc_id = ?", (note_id,)):
+            # Listed in a catalog before its own update arrived: it is a document now.
+            entry = self._placements.entry(note_id)[1]
+            self._store_document(note_id, DocKind.NOTE,
+                                 entry.created if entry is not None else time.time())
         return self._load(note_id, DocKind.NOTE)
 
     def edit(

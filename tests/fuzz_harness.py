@@ -23,10 +23,12 @@ The only outcomes allowed are success or a clean rejection with the state unchan
 - updates: `Vault.apply_remote_update` returns or raises CorruptUpdateError, and a
   rejected update leaves the document's text, state vector and update log unchanged.
 
-One known bug is counted, not failed: pycrdt can fail part-way through a merge (a Rust
-panic, or an error after some blocks were integrated), and the vault's live document
-keeps the half-merged change (tests/test_fuzz.py has it as a strict xfail). After such
-an input the target starts over on a fresh replica, so later inputs are judged soundly.
+Two known bugs are counted, not failed: pycrdt can fail part-way through a merge (a
+Rust panic, or an error after some blocks were integrated), and the vault's live
+document keeps the half-merged change (tests/test_fuzz.py has it as a strict xfail);
+and pycrdt can accept an update that leaves a document it cannot read (reading the
+text panics) or whose own encoded state it cannot decode again. After either the target starts over on a fresh replica, so later
+inputs are judged soundly.
 
 Anything else (another exception, a Rust panic escaping, a crash, a hang, running
 out of memory) is a failure: the input is saved under OUT/failures. The index of the
@@ -447,6 +449,14 @@ class _Replica:
             pass
 
     def state(self, doc_id: str) -> tuple[object, ...]:
+        """What a check compares; ("unreadable", ...) when reading the document fails or
+        its own encoded state no longer decodes (KNOWN_UNREADABLE)."""
+        try:
+            return self._state(doc_id)
+        except BaseException as exc:  # noqa: BLE001 - a Rust panic reading it, too
+            return ("unreadable", f"{type(exc).__name__}: {exc}")
+
+    def _state(self, doc_id: str) -> tuple[object, ...]:
         from crdt_store.events import DocKind
         from crdt_store.statevector import decode_state_vector
 
@@ -469,6 +479,8 @@ class _Replica:
 
 
 KNOWN_MID_MERGE = "known bug: a merge that failed part-way changed the live document"
+KNOWN_UNREADABLE = ("known bug: an accepted update left a document pycrdt cannot read "
+                    "(a panic) or decode again")
 
 
 def _failed_mid_merge(message: str) -> bool:
@@ -478,7 +490,12 @@ def _failed_mid_merge(message: str) -> bool:
 
 
 def target_envelopes(run: Run, corpus: Path, count: int) -> None:
+    """Mutated envelopes, and mutated payloads sealed by a member; what opens goes
+    through the engine's merge step, a note's update onto a sound copy of that note."""
+    from dataclasses import replace
+
     from crdt_store.errors import CorruptUpdateError
+    from crdt_store.events import DocKind
     from crdt_store.sync.engine import SyncEngine
     from crdt_store.sync.envelope import EnvelopeError, open_envelope
     from crdt_store.sync.keymaterial import DeviceKey, NotebookKey
@@ -490,6 +507,8 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
     sealed = Mutator(envelopes)
     plain = Mutator(payloads, u32_at=_payload_fields, json_at=_payload_json)
     member = DeviceKey.generate()
+    bases = {doc_id: (corpus / "base" / f"{doc_id}.bin").read_bytes()
+             for doc_id, _ in meta["base_order"]}
     replica = _Replica(corpus, run.out / "vault-envelopes")
     engine = SyncEngine(replica.vault, keys=None)  # never started: only its merge step
     try:
@@ -511,8 +530,13 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
             run.outcomes[f"opened:{opened.type}"] += 1
             docs = ([opened] if opened.type == "update" else
                     [_as_update(opened, d) for d in opened.docs])
-            for one in docs:
+            for k, one in enumerate(docs):
                 doc_id = one.meta.doc_id
+                if doc_id in bases and one.meta.kind == "note":  # a sound copy to meet it
+                    doc_id = f"{i:024x}{k:08x}"
+                    replica.vault.apply_remote_update(doc_id, DocKind.NOTE, bases[one.meta.doc_id],
+                                                      author=replica.author, wall_time=time.time())
+                    one = replace(one, meta=replace(one.meta, doc_id=doc_id))
                 before = replica.state(doc_id)
                 try:
                     problem = engine._apply_one(notebook_id, one)
@@ -522,8 +546,14 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
                 except BaseException:  # noqa: BLE001
                     run.fail(i, data, traceback.format_exc())
                     continue
-                unchanged = problem is not None and replica.state(doc_id) == before
-                if problem is None:
+                after = replica.state(doc_id)
+                unchanged = problem is not None and after == before
+                if after[0] == "unreadable" and before[0] != "unreadable":
+                    run.outcomes[KNOWN_UNREADABLE] += 1  # a fresh replica, as below
+                    replica.abandon()
+                    replica = _Replica(corpus, run.out / "vault-envelopes")
+                    engine = SyncEngine(replica.vault, keys=None)
+                elif problem is None:
                     run.outcomes["applied"] += 1
                 elif _failed_mid_merge(problem):  # as in target_updates
                     run.outcomes["update rejected mid-merge, unchanged" if unchanged
@@ -535,9 +565,13 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
                     run.outcomes["update rejected, unchanged"] += 1
                 else:
                     run.fail(i, data, f"rejected ({problem}) but the document changed")
+            if i % 1000 == 999:  # start over now and then: the vault holds every copy
+                replica.abandon()
+                replica = _Replica(corpus, run.out / "vault-envelopes")
+                engine = SyncEngine(replica.vault, keys=None)
         replica.vault.flush()
     finally:
-        replica.vault.close()
+        replica.abandon()
     run.extra["mutations"] = dict(sealed.used + plain.used)
 
 
@@ -602,7 +636,10 @@ def target_updates(run: Run, corpus: Path, count: int) -> None:
             except BaseException:  # noqa: BLE001
                 run.fail(i, data, traceback.format_exc(), state=b"".join(copy))
             else:
-                run.outcomes["applied"] += 1
+                if replica.state(doc_id)[0] == "unreadable":
+                    run.outcomes[KNOWN_UNREADABLE] += 1
+                else:
+                    run.outcomes["applied"] += 1
             if i % 1000 == 999:  # start over now and then: the vault holds every copy
                 replica.abandon()
                 replica = _Replica(corpus, run.out / "vault-updates")

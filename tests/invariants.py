@@ -183,8 +183,9 @@ def wait_converged(devices, timeout: float = 60.0) -> None:
 
 def check_nothing_lost(vaults: Sequence[Vault], log: MarkerLog, *,
                        extra_words: Iterable[str] = (), rng: random.Random | None = None,
-                       ) -> dict[str, int]:
-    """Every invariant of the module docstring over open, settled replicas."""
+                       search_sample: int = SEARCH_SAMPLE) -> dict[str, int]:
+    """Every invariant of the module docstring over open, settled replicas
+    (`search_sample`: how many present markers each replica's index is asked for)."""
     assert vaults, "no replicas"
     rng = rng or random.Random(0)
     for vault in vaults:
@@ -193,7 +194,12 @@ def check_nothing_lost(vaults: Sequence[Vault], log: MarkerLog, *,
     docs = dict(first.documents())
     texts = _note_texts(first)
     for vault in vaults[1:]:
-        assert dict(vault.documents()) == docs, "replicas hold different documents"
+        other = dict(vault.documents())
+        assert other == docs, (
+            f"replicas hold different documents: only in {first.path.name}: "
+            f"{[(d, k.value, first.notebook_of(d)) for d, k in docs.items() if d not in other]}"
+            f", only in {vault.path.name}: "
+            f"{[(d, k.value, vault.notebook_of(d)) for d, k in other.items() if d not in docs]}")
     for doc_id, kind in docs.items():
         vector = decode_state_vector(first.encode_state_vector(doc_id))
         for vault in vaults[1:]:
@@ -213,8 +219,8 @@ def check_nothing_lost(vaults: Sequence[Vault], log: MarkerLog, *,
                 assert integrity_ok(path) == "ok", (path, integrity_ok(path))
     present = sorted(set(MARKER.findall("\n".join(texts.values()))))
     gone = sorted(log.deleted)
-    sample = rng.sample(present, min(len(present), SEARCH_SAMPLE))
-    sample += rng.sample(gone, min(len(gone), SEARCH_SAMPLE // 4))
+    sample = rng.sample(present, min(len(present), search_sample))
+    sample += rng.sample(gone, min(len(gone), max(1, search_sample // 4)))
     words = [*sample, *extra_words]
     searched = sum(check_search_agrees(vault, texts, words) for vault in vaults)
     return {**counts, "documents": len(docs), "replicas": len(vaults), "searches": searched}

@@ -12,6 +12,7 @@ import pytest
 
 from crdt_store.keys import KeyStore
 from crdt_store.sync.engine import SyncEngine
+from crdt_store.sync.invite import parse_invite
 from crdt_store.vault import Vault
 
 from .keyring_fixtures import MemoryKeyring
@@ -100,6 +101,20 @@ class Devices:
     def close(self) -> None:
         for device in self.devices:
             device.close()
+
+
+def shared_pair(devices: Devices, relay_url: str,
+                body: str = "start\n") -> tuple[Device, Device, str, str]:
+    """Ada shares a notebook with one note through `relay_url` and Bo joins it: (Ada, Bo,
+    notebook id, note id), once Bo has the note and both are synced."""
+    a, b = devices.add("Ada"), devices.add("Bo")
+    notebook = a.vault.create_notebook("Shared")
+    note = a.vault.create_note(notebook, body)
+    b.engine.join(parse_invite(a.engine.share(notebook, (relay_url,)).link()))
+    assert devices.pump_until(lambda: b.vault.document_kind(note) is not None
+                              and b.vault.note_text(note) == body)
+    devices.settle()
+    return a, b, notebook, note
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdt_store.events import Source
+from crdt_store.events import DocKind, Source
 from crdt_store.unicode_offsets import TextOp, apply_ops
 from crdt_store.vault import Vault
 
@@ -78,3 +79,30 @@ def test_random_concurrent_unicode_edits_converge(tmp_path_factory, data) -> Non
                 sync_both(a, b)
         sync_both(a, b)
         assert a.note_text(note) == b.note_text(note)
+
+
+def test_a_note_listed_before_it_arrives_is_kept_as_a_document(tmp_path) -> None:
+    # Found by the convergence machine (tests/test_convergence_machine.py): the catalog
+    # that places a note arrives first, the note list loads the note (still empty), and
+    # the note's own update is merged into that loaded copy. The vault never recorded
+    # the note as one of its documents, so after a restart it did not know the note:
+    # sync skipped it, and the next update for it started an empty copy.
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        notebook = a.create_notebook("N")
+        note = a.create_note(notebook, "hello\n")
+        b.apply_remote_update(notebook, DocKind.CATALOG, a.encode_state(notebook),
+                              author=a.author, wall_time=time.time())
+        assert [n.note_id for n in b.list_notes()] == [note]
+        b.note_text(note)  # the list (or an editor) loads the placed note, empty so far
+        b.apply_remote_update(note, DocKind.NOTE, a.encode_state(note), author=a.author,
+                              wall_time=time.time())
+        assert b.note_text(note) == "hello\n"
+        assert dict(b.documents()) == dict(a.documents())
+    with Vault(tmp_path / "b") as b:
+        assert b.document_kind(note) is DocKind.NOTE
+        a_later = Vault(tmp_path / "a")
+        a_later.append_text(note, "more\n")
+        b.apply_remote_update(note, DocKind.NOTE, a_later.encode_state(note, b.state_vector(note)),
+                              author=a_later.author, wall_time=time.time())
+        a_later.close()
+        assert b.note_text(note) == "hello\nmore\n"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 
+from crdt_store.statevector import decode_state_vector
+from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from .conftest import sync_both
+from .invariants import MarkerLog, check_nothing_lost, wait_converged
+from .sync_helpers import Device, shared_pair
+
+pytest_plugins = ["tests.relay_fixtures"]
 
 
 def test_client_id_is_stable_across_reopening(vault_dir) -> None:
@@ -47,3 +54,71 @@ def test_a_copy_made_while_the_app_runs_is_detected(tmp_path) -> None:
         shutil.copytree(original, tmp_path / "copy")  # copies the lock file too
         with Vault(tmp_path / "copy") as copy:
             assert copy.author.client_id != running.author.client_id
+
+
+def test_a_vault_restored_from_a_backup_gets_back_what_it_sent_since(devices, relay) -> None:
+    # A restored vault (or a copy) keeps its device, so it signs with the same device
+    # key as the envelopes it sent before; its sync engine skipped every envelope with
+    # that signer as its own, so the edits sent after the backup never came back, and a
+    # copy and its original ignored each other's edits for good.
+    ada, bo, _, note = shared_pair(devices, relay.url, "before the backup\n")
+    ada.close()
+    shutil.copytree(ada.path, devices.root / "backup")
+    devices.reopen(ada)
+    ada.vault.append_text(note, "after the backup\n")
+    assert devices.pump_until(lambda: "after" in bo.vault.note_text(note))
+    devices.settle()
+    ada.close()
+    shutil.rmtree(ada.path)
+    shutil.copytree(devices.root / "backup", ada.path)  # restored
+    devices.reopen(ada)
+    assert any("restored" in n.message for n in ada.vault.notices)
+    assert devices.pump_until(
+        lambda: ada.vault.note_text(note) == "before the backup\nafter the backup\n",
+        timeout=10), ada.vault.note_text(note)
+    devices.settle()
+
+
+def test_a_copy_made_while_the_app_runs_syncs_with_the_original_and_both_converge(
+        devices, relay, hardening_report) -> None:
+    # The app (vault and sync engine) keeps running while its folder is copied, sync
+    # state and all; the copy is then opened on the same machine (same keyring) and
+    # both go on editing and syncing through the relay with a third device.
+    rng = random.Random(20261122)
+    log = MarkerLog()
+    ada, bo = devices.add("Ada"), devices.add("Bo")
+    notebook = ada.vault.create_notebook("Copied")
+    notes = [ada.vault.create_note(notebook, f"# Note {i}\n") for i in range(3)]
+    bo.engine.join(parse_invite(ada.engine.share(notebook, (relay.url,)).link()))
+    assert devices.pump_until(lambda: all(bo.vault.notebook_of(n) for n in notes))
+    for _ in range(20):
+        log.insert("Ada", ada.vault, rng.choice(notes), rng)
+    devices.pump_until(lambda: False, timeout=0.05)  # some of it on its way
+    shutil.copytree(ada.path, devices.root / "Ada-copy")
+    copy = Device(devices.root / "Ada-copy", "Ada", keyring=ada.keyring).open(devices.wake)
+    devices.devices.append(copy)
+    assert copy.vault.author.client_id != ada.vault.author.client_id
+    assert copy.vault.author.device_id == ada.vault.author.device_id  # the same machine
+    assert any("copied" in n.message for n in copy.vault.notices)
+    assert ada.vault.author.client_id in copy.vault.own_client_ids()
+    group = {"Ada": ada, "Bo": bo, "Ada-copy": copy}
+    for _ in range(60):  # all three edit, and sync as they go
+        name = rng.choice(list(group))
+        vault = group[name].vault
+        if rng.random() < 0.15:
+            log.delete(name, vault, rng.choice(notes), rng)
+        else:
+            log.insert(name, vault, rng.choice(notes), rng)
+        devices.pump_until(lambda: False, timeout=rng.uniform(0, 0.02))
+    wait_converged(devices, timeout=60)
+    vaults = [d.vault for d in group.values()]
+    for name, device in group.items():
+        device.vault.flush()
+        log.record_durable(name, device.vault)
+    counts = check_nothing_lost(vaults, log, rng=rng)
+    writers = {client for v in vaults for n in notes
+               for client in decode_state_vector(v.encode_state_vector(n))}
+    current = {d.vault.author.client_id for d in group.values()}
+    assert len(current) == 3 and current <= writers  # three writers, none sharing an id
+    hardening_report(f"original, copy and a third device: {counts['present']} markers "
+                     f"present, {counts['deleted']} deleted, {len(writers)} client ids")

@@ -13,6 +13,7 @@ Default run: two short scenarios (network faults; network plus middlebox faults)
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 
@@ -103,6 +104,11 @@ def run_scenario(devices: Devices, proxy: FaultProxy, plan: FaultPlan, *, edits:
     for device in group:
         device.vault.flush()
         log.record_durable(device.name, device.vault)
+    if os.environ.get("PLAIT_DEBUG_FAULTS"):
+        import pprint
+        pprint.pprint({d.name: (d.engine.debug_state(), d.engine.problems()[:5],
+                                {k[:6]: (v.state, v.message) for k, v in d.engine.status().items()})
+                       for d in group})
     counts = check_nothing_lost([d.vault for d in group], log, extra_words=("base", "note"),
                                 rng=rng)
     problems = Counter(p[:70] for d in group for p in d.engine.problems())
@@ -210,3 +216,29 @@ def test_an_envelope_missing_from_the_stream_is_fetched_again(devices, proxy_fac
     assert devices.pump_until(lambda: b.vault.note_text(note) == "start\nfirst\nsecond\n",
                               timeout=20), b.vault.note_text(note)
     devices.settle()
+
+
+def test_a_note_listed_before_its_document_arrives_is_stored_as_a_document(tmp_path):
+    # Found by the network-fault suite (--long): when a catalog entry arrived before the
+    # note's own update, the note list loaded the listed note as an empty document, and
+    # the update merged into it later was stored without the note's documents row. The
+    # vault then left the note out of documents() (so sync's reconcile, resends and
+    # snapshots too) and, after a restart, knew no kind for it.
+    import time as time_
+
+    from crdt_store.events import DocKind
+    from crdt_store.vault import Vault
+
+    with Vault(tmp_path / "a", display_name="Ada") as a, \
+            Vault(tmp_path / "b", display_name="Bo") as b:
+        nb = a.create_notebook("N")
+        note = a.create_note(nb, "# Late\nbody\n")
+        b.apply_remote_update(nb, DocKind.CATALOG, a.encode_state(nb), author=a.author,
+                              wall_time=time_.time())  # the catalog entry comes first
+        b.flush()  # the note list is written: the listed note is read now
+        b.apply_remote_update(note, DocKind.NOTE, a.encode_state(note), author=a.author,
+                              wall_time=time_.time())
+        assert (note, DocKind.NOTE) in b.documents()
+    with Vault(tmp_path / "b") as b:
+        assert b.document_kind(note) is DocKind.NOTE
+        assert b.note_text(note) == "# Late\nbody\n"

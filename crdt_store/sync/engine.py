@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from pycrdt import get_state, merge_updates
 
-from ..edit_clock import EditStamp
+from ..edit_clock import EditStamp, is_structure_key
 from ..errors import CorruptUpdateError, PlaitError, StorageError
 from ..events import ChangeEvent, DocKind, Source
 from ..identity import Author
@@ -150,6 +150,7 @@ class SyncEngine:
         self._counter = 0
         self._keys_loading = False  # the device key is being fetched for a first notebook
         self._in_flight = 0  # envelopes posted to the owner, not yet merged
+        self._stopped = False
 
     # ================================================================ owner thread
 
@@ -157,6 +158,7 @@ class SyncEngine:
         """Start the background thread; returns at once (keys and relays come later)."""
         if self._thread is not None:
             return
+        self._stopped = False
         self._unsubscribe = self.vault.subscribe(self._on_change)
         self._thread = threading.Thread(target=self._run_loop, name="plait-sync", daemon=True)
         self._thread.start()
@@ -164,6 +166,7 @@ class SyncEngine:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Seal what is being typed, stop the relays' connections, close the state."""
+        self._stopped = True  # work posted to the owner and not yet run is dropped
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -303,6 +306,12 @@ class SyncEngine:
         relays = self._shared[notebook_id]
         self._call(self._add_notebook, notebook_id, relays, key)
 
+    def _post(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the owner thread, unless the engine has stopped by then: what
+        it would have done is redone at the next start (envelopes not merged are fetched
+        again, documents not sent are still ahead of what was outboxed)."""
+        self.vault.post(lambda: None if self._stopped else callback())
+
     def _call(self, function, *args) -> None:
         """Run `function(*args)` on the loop; the status published after it counts it."""
         if self._loop is None:
@@ -416,19 +425,29 @@ class SyncEngine:
                    else self.vault.encode_state_vector(doc_id), None,
                    self.vault.edit_clock(doc_id))
 
-    def _reconcile(self, sent_states: dict[str, dict[str, bytes]]) -> None:
+    def _reconcile(self, sent_states: dict[str, tuple[dict[str, bytes], dict[str, int]]],
+                   ) -> None:
         """Start-up and sharing: send every document holding edits made here that were
         never outboxed (all of them, when a notebook is first shared). Documents that
-        only hold others' edits came from the relays and are not sent back."""
+        only hold others' edits came from the relays and are not sent back.
+
+        An edit that only deleted text adds nothing to the state vector; this device's
+        edit count of the document (crdt_store/edit_clock.py) tells it apart. The diff
+        sent covers it: a Yjs update always carries the document's whole delete set."""
         own = self.vault.own_client_ids()
-        for notebook_id, sent in sent_states.items():
+        client = self._author.client_id
+        for notebook_id, (sent, counts) in sent_states.items():
             states = self.vault.document_states(notebook_id)
             self._sent_docs[notebook_id] = set(states) | set(self.vault.notes_in(notebook_id))
             todo = []  # the catalog first, so members place the notes as they arrive
             for doc_id, state in sorted(states.items(), key=lambda item: item[0] != notebook_id):
                 before = sent.get(doc_id)
                 have, outboxed = decode_state_vector(state), decode_state_vector(before or b"\x00")
-                if any(have.get(c, 0) > outboxed.get(c, 0) for c in own):
+                # (no count on record for a document sent before counts were kept)
+                sent_count = counts.get(doc_id, 0 if before is None else None)
+                if (any(have.get(c, 0) > outboxed.get(c, 0) for c in own)
+                        or (sent_count is not None
+                            and self.vault.edit_clock(doc_id).get(client, 0) > sent_count)):
                     todo.append((doc_id, before))
             self._send_in_turns(notebook_id, todo)
 
@@ -441,7 +460,7 @@ class SyncEngine:
                 self._send_whole(notebook_id, doc_id, kind, before)
         if len(todo) > SEND_TURN:
             rest = todo[SEND_TURN:]
-            self.vault.post(lambda: self._send_in_turns(notebook_id, rest))
+            self._post(lambda: self._send_in_turns(notebook_id, rest))
 
     # ---- remote envelopes → vault (owner thread) ------------------------------------
 
@@ -465,18 +484,25 @@ class SyncEngine:
             return "it names a document of another kind"
         if kind is DocKind.CATALOG and meta.doc_id != notebook_id:
             return "it writes another notebook's catalog"
+        clock = meta.clock
         if kind is DocKind.NOTE and self.vault.notebook_of(meta.doc_id) not in (None, notebook_id):
-            if self.vault.moved_out_of(meta.doc_id, notebook_id):
-                return ("it edits a note that was moved out of that notebook meanwhile; "
-                        f"{meta.name}'s device sends the edit again through the note's new "
-                        "notebook once it hears of the move, if it has that notebook")
-            return "it writes a note that belongs to another notebook"
+            if not self.vault.lists_note(notebook_id, meta.doc_id):
+                if self.vault.moved_out_of(meta.doc_id, notebook_id):
+                    return ("it edits a note that was moved out of that notebook meanwhile; "
+                            f"{meta.name}'s device sends the edit again through the note's new "
+                            "notebook once it hears of the move, if it has that notebook")
+                return "it writes a note that belongs to another notebook"
+            # Listed here too: halfway through a move into this notebook, whose entry came
+            # (on this stream) before this update, and the old entry's deletion not yet.
+            # The move's count is learned from the catalog, as the review panel expects.
+            if clock:
+                clock = {c: n for c, n in clock.items() if not is_structure_key(c)}
         try:
             self.vault.apply_remote_update(
                 meta.doc_id, kind, opened.update,
                 author=Author(meta.device, meta.client, meta.name),
                 wall_time=meta.time, made_on=meta.made_on, initiator=self, stamp=meta.stamp,
-                clock=meta.clock, removed=meta.removed,
+                clock=clock, removed=meta.removed,
             )
         except CorruptUpdateError as exc:
             return str(exc)
@@ -537,7 +563,7 @@ class SyncEngine:
             self._state = await asyncio.to_thread(SyncState, self.vault.path)
         except StorageError as exc:
             self._report(str(exc))
-            self.vault.post(lambda: setattr(self, "_ready", True))
+            self._post(lambda: setattr(self, "_ready", True))
             self._finish_boot()
             return
         state = self._state
@@ -566,7 +592,7 @@ class SyncEngine:
             self._ensure_members()
             self._ready = True
 
-        self.vault.post(adopt_saved)
+        self._post(adopt_saved)
         self._post_reconcile(list(self._notebooks))
         for url in {url for relays in self._notebooks.values() for url in relays}:
             self._link(url)
@@ -582,8 +608,10 @@ class SyncEngine:
 
     def _post_reconcile(self, notebook_ids: list[str], *, resend_all: bool = False) -> None:
         assert self._state is not None
-        sent = {nb: {} if resend_all else self._state.sent_states(nb) for nb in notebook_ids}
-        self.vault.post(lambda: self._reconcile(sent))
+        state = self._state
+        sent = {nb: ({}, {}) if resend_all else (state.sent_states(nb), state.sent_counts(nb))
+                for nb in notebook_ids}
+        self._post(lambda: self._reconcile(sent))
 
     def _link(self, url: str) -> RelayLink:
         link = self._links.get(url)
@@ -639,7 +667,7 @@ class SyncEngine:
                 self._keys_loading = False
                 self._call(lambda: None)  # publish a status that counts it
 
-            self.vault.post(joined)
+            self._post(joined)
         self._publish()
 
     async def _shutdown(self) -> None:
@@ -727,7 +755,8 @@ class SyncEngine:
         relays = self._notebooks.get(pending.notebook_id, ())
         try:
             self._state.add_outgoing(pending.notebook_id, relays, env_id, envelope,
-                                     self._counter, [(pending.doc_id, pending.state)])
+                                     self._counter, [(pending.doc_id, pending.state)],
+                                     self._own_count(pending))
         except StorageError as exc:
             self._report(f"Could not queue an edit for sync: {exc}. It will be sent after "
                          "a restart.")
@@ -742,6 +771,14 @@ class SyncEngine:
             elif link is not None:
                 link.put(pending.notebook_id, env_id, envelope)
         self._publish()
+
+    def _own_count(self, pending: _Outgoing) -> dict[str, int]:
+        """This device's edit count of the document that the batch covers, if known."""
+        client = self._author.client_id
+        if pending.stamp is not None and pending.stamp.client == client:
+            return {pending.doc_id: pending.stamp.last}
+        count = (pending.clock or {}).get(client)
+        return {pending.doc_id: count} if count else {}
 
     # ---- LinkHandler (called by RelayLink on the loop) ------------------------------
 
@@ -809,9 +846,12 @@ class SyncEngine:
             item.ticket = 0
             self._report(f"Rejected an envelope from relay {url}: {exc}")
             return
-        if self._device_key is not None and opened.sender == self._device_key.public:
-            item.ticket = 0  # this device's own edit, back from the relay
+        if (self._device_key is not None and opened.sender == self._device_key.public
+                and opened.meta.client == self._author.client_id):
+            item.ticket = 0  # this vault's own edit, back from the relay
             return
+        # (The same device key with another client id: a copy of this vault, or this
+        # vault before it was restored from a backup. Its edits are not all here.)
         if not self._to_apply:
             asyncio.get_running_loop().call_soon(self._post_applies)
         self._to_apply.append((url, notebook_id, item, opened))
@@ -821,7 +861,7 @@ class SyncEngine:
         for start in range(0, len(batch), APPLY_BATCH):
             chunk = batch[start:start + APPLY_BATCH]
             self._in_flight += len(chunk)
-            self.vault.post(lambda chunk=chunk: self._apply_batch(chunk))
+            self._post(lambda chunk=chunk: self._apply_batch(chunk))
         self._publish()
 
     def _applied(self, batch: list, ticket: int, errors: list[str]) -> None:
@@ -865,7 +905,7 @@ class SyncEngine:
                          "be missing here until another member's device sends them.")
             return
         self._in_flight += 1
-        self.vault.post(lambda: self._apply_snapshot(url, notebook_id, item, opened))
+        self._post(lambda: self._apply_snapshot(url, notebook_id, item, opened))
 
     async def _offer_snapshot(self, url: str, notebook_id: str, upto: int) -> None:
         """Upload a snapshot of the notebook as of `upto`, so new devices join fast (and the
@@ -876,7 +916,7 @@ class SyncEngine:
                 return
         docs: asyncio.Future = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
-        self.vault.post(lambda: self._snapshot_docs(notebook_id, loop, docs))
+        self._post(lambda: self._snapshot_docs(notebook_id, loop, docs))
         records = await docs
         key, device, link = self._nb_keys.get(notebook_id), self._device_key, self._links.get(url)
         if key is None or device is None or link is None or not records:

@@ -9,6 +9,9 @@ store's, and the store knows nothing about relays. Used from the engine's thread
 - `sent_state`: per document, the state vector its outboxed envelopes cover. At
   start-up any document that moved past it (an edit in the crash window before its
   envelope was written) is sent again as a diff, so nothing is left behind.
+- `sent_counts`: per document, this device's edit count (crdt_store/edit_clock.py) that
+  its outboxed envelopes cover. A change that only deleted text leaves the state
+  vector where it was; the count tells that it was never sent.
 - `cursors`: the last relay sequence number applied durably, per relay and notebook.
 - `received`: envelope ids applied (or rejected), to skip duplicates and spot replays.
 """
@@ -44,6 +47,11 @@ CREATE TABLE IF NOT EXISTS sent_state (
     doc_id TEXT PRIMARY KEY,
     notebook_id TEXT NOT NULL,
     state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sent_counts (
+    doc_id TEXT PRIMARY KEY,
+    notebook_id TEXT NOT NULL,
+    count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (
     relay TEXT NOT NULL,
@@ -118,9 +126,10 @@ class SyncState:
         return int(row[0]) + 1 if row else 1
 
     def add_outgoing(self, notebook_id: str, relays: tuple[str, ...], envelope_id: str,
-                     envelope: bytes, counter: int, covered: list[tuple[str, bytes]]) -> None:
-        """Outbox one envelope for each relay, with the counter and the states it covers,
-        in one transaction."""
+                     envelope: bytes, counter: int, covered: list[tuple[str, bytes]],
+                     counts: dict[str, int] | None = None) -> None:
+        """Outbox one envelope for each relay, with the counter and the states (and this
+        device's edit counts) it covers, in one transaction."""
         now = time.time()
         statements: list[tuple[str, tuple]] = [
             ("INSERT OR IGNORE INTO outbox (relay, notebook_id, envelope_id, envelope, created)"
@@ -132,6 +141,10 @@ class SyncState:
         statements += [("INSERT OR REPLACE INTO sent_state (doc_id, notebook_id, state) "
                         "VALUES (?, ?, ?)", (doc_id, notebook_id, state))
                        for doc_id, state in covered]
+        statements += [("INSERT INTO sent_counts (doc_id, notebook_id, count) VALUES (?, ?, ?) "
+                        "ON CONFLICT (doc_id) DO UPDATE SET notebook_id = excluded.notebook_id, "
+                        "count = max(count, excluded.count)", (doc_id, notebook_id, count))
+                       for doc_id, count in (counts or {}).items()]
         statements.append(("INSERT OR IGNORE INTO received (envelope_id, relay, seq) "
                            "VALUES (?, '', 0)", (envelope_id,)))
         self._write(statements)
@@ -152,6 +165,10 @@ class SyncState:
     def sent_states(self, notebook_id: str) -> dict[str, bytes]:
         return dict(self._conn.execute(
             "SELECT doc_id, state FROM sent_state WHERE notebook_id = ?", (notebook_id,)))
+
+    def sent_counts(self, notebook_id: str) -> dict[str, int]:
+        return dict(self._conn.execute(
+            "SELECT doc_id, count FROM sent_counts WHERE notebook_id = ?", (notebook_id,)))
 
     # ---- incoming ---------------------------------------------------------------------
 
