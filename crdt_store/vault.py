@@ -29,6 +29,7 @@ from .compaction import quarantine_row
 from .documents import rebuild
 from .edit_clock import DocumentClocks, EditStamp, structure_key
 from .errors import (
+    CorruptUpdateError,
     NotebookNotFoundError,
     NoteNotFoundError,
     PlaitError,
@@ -50,6 +51,7 @@ from .search_feed import AUTHORS_SQL, SearchFeed
 from .sharing import Member, Sharing, add_relays, read_sharing, set_member
 from .statevector import made_on_for_local
 from .placements import Placements
+from .rehearsal import Rehearsal
 from .storage import DB_NAME, Storage, UpdateRecord
 from .textdiff import diff_ops
 from .unicode_offsets import (TextOp, apply_ops, ops_to_utf8, removed_text, sanitize,
@@ -78,6 +80,7 @@ class _Loaded:
     ascii: bool | None = None  # body is pure ASCII (code points == UTF-8 bytes); None: not checked
     length: int | None = None  # body length in UTF-8 bytes, when known without asking pycrdt
     base_state: bytes = b"\x00"  # state vector as of the last load or remote merge
+    rehearsal: Rehearsal | None = None  # where collaborators' updates are merged first
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +441,8 @@ class Vault:
 
     def _adopt(self, doc_id: str, kind: DocKind, doc: Doc) -> _Loaded:
         text = model.note_body(doc) if kind is DocKind.NOTE else None
-        loaded = _Loaded(doc_id, kind, doc, text, base_state=doc.get_state())
+        loaded = _Loaded(doc_id, kind, doc, text, base_state=doc.get_state(),
+                         rehearsal=Rehearsal(doc, reads_body=kind is DocKind.NOTE))
         if not self.read_only:
             doc.observe(partial(self._on_commit, loaded))
         self._docs[doc_id] = loaded
@@ -468,6 +472,7 @@ class Vault:
             return
         if update == EMPTY_UPDATE:
             return
+        loaded.rehearsal.follow(update)
         author = self.author
         self._last_update = update
         self._stamp = self._clocks.stamp_local(loaded.doc_id, author.client_id)
@@ -730,9 +735,12 @@ class Vault:
         """Merge update bytes from a collaborator. Raises CorruptUpdateError and changes
         nothing when the bytes are not a valid update. Returns the published event, or
         None when the update changed nothing (a duplicate, or one still waiting for
-        the updates it depends on). `removed` is the text its author says it deleted."""
+        the updates it depends on). `removed` is the text its author says it deleted. A
+        `wall_time` no date can show (a peer's broken clock) is taken as now."""
         self._require_writable()
         update = check_update(update)
+        if model.plausible_time(wall_time) is None:  # a peer's clock no date can show
+            wall_time = time.time()
         for guard in list(self._merge_guards):
             guard(doc_id)
         loaded = self._docs.get(doc_id)
@@ -741,10 +749,15 @@ class Vault:
             loaded = (self._load(doc_id, DocKind(known[0][0])) if known
                       else self._create_doc(doc_id, kind, wall_time))
         origin = Origin(Source.REMOTE, author, initiator)
+        loaded.rehearsal.rehearse(update)  # a failure here leaves the live document as it was
 
         def merge() -> None:
-            with loaded.doc.transaction(origin=origin):
-                apply_update_guarded(loaded.doc, update)
+            try:
+                with loaded.doc.transaction(origin=origin):
+                    apply_update_guarded(loaded.doc, update)
+            except CorruptUpdateError:
+                loaded.rehearsal.forget()
+                raise
 
         self._remote_changed = False
         ops, _ = self._capture_ops(loaded, origin, merge)

@@ -23,12 +23,11 @@ The only outcomes allowed are success or a clean rejection with the state unchan
 - updates: `Vault.apply_remote_update` returns or raises CorruptUpdateError, and a
   rejected update leaves the document's text, state vector and update log unchanged.
 
-Two known bugs are counted, not failed: pycrdt can fail part-way through a merge (a
-Rust panic, or an error after some blocks were integrated), and the vault's live
-document keeps the half-merged change (tests/test_fuzz.py has it as a strict xfail);
-and pycrdt can accept an update that leaves a document it cannot read (reading the
-text panics) or whose own encoded state it cannot decode again. After either the target starts over on a fresh replica, so later
-inputs are judged soundly.
+One known bug is counted, not failed: pycrdt can accept an update that leaves a
+document whose own encoded state it cannot decode again (tests/test_fuzz.py has it as
+a strict xfail). After it the target starts over on a fresh replica, so later inputs
+are judged soundly. (A merge pycrdt fails part-way no longer changes anything: the
+vault rehearses every foreign update on a copy first, crdt_store/rehearsal.py.)
 
 Anything else (another exception, a Rust panic escaping, a crash, a hang, running
 out of memory) is a failure: the input is saved under OUT/failures. The index of the
@@ -478,15 +477,8 @@ class _Replica:
         return (kind, content, vector, vault.last_ticket)
 
 
-KNOWN_MID_MERGE = "known bug: a merge that failed part-way changed the live document"
 KNOWN_UNREADABLE = ("known bug: an accepted update left a document pycrdt cannot read "
                     "(a panic) or decode again")
-
-
-def _failed_mid_merge(message: str) -> bool:
-    """pycrdt failed while merging into the document (a panic or an error), after the
-    update had decoded: tests/test_fuzz.py's xfail test holds this bug."""
-    return "could not be applied" in message
 
 
 def target_envelopes(run: Run, corpus: Path, count: int) -> None:
@@ -555,12 +547,6 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
                     engine = SyncEngine(replica.vault, keys=None)
                 elif problem is None:
                     run.outcomes["applied"] += 1
-                elif _failed_mid_merge(problem):  # as in target_updates
-                    run.outcomes["update rejected mid-merge, unchanged" if unchanged
-                                 else KNOWN_MID_MERGE] += 1
-                    replica.abandon()
-                    replica = _Replica(corpus, run.out / "vault-envelopes")
-                    engine = SyncEngine(replica.vault, keys=None)
                 elif unchanged:
                     run.outcomes["update rejected, unchanged"] += 1
                 else:
@@ -626,13 +612,11 @@ def target_updates(run: Run, corpus: Path, count: int) -> None:
                     unchanged = False
                 if unchanged:
                     run.outcomes["CorruptUpdateError, unchanged"] += 1
-                elif _failed_mid_merge(str(exc)):
-                    run.outcomes[KNOWN_MID_MERGE] += 1
+                else:
+                    run.fail(i, data, f"CorruptUpdateError ({exc}), but the document changed: {before!r} -> {replica.state(doc_id)!r}",
+                             state=b"".join(copy))
                     replica.abandon()  # closing reads every document: it may fail too
                     replica = _Replica(corpus, run.out / "vault-updates")
-                else:
-                    run.fail(i, data, "CorruptUpdateError, but the document changed",
-                             state=b"".join(copy))
             except BaseException:  # noqa: BLE001
                 run.fail(i, data, traceback.format_exc(), state=b"".join(copy))
             else:

@@ -14,10 +14,11 @@ Default run: 12,000 inputs. `--long` (or PLAIT_LONG_TESTS=1): twenty times as ma
 `PLAIT_FUZZ_SEED=N` picks another seed (default 1).
 
 One known bug is counted, not failed (see
-test_a_merge_that_fails_part_way_leaves_the_document_unchanged, a strict xfail): pycrdt
-can fail part-way through a merge and leave the live document half-changed. Should the
-half-merged document then crash the child (a Rust panic in yrs, then a native crash),
-the run goes on from the next input in a fresh child, and the crash is counted.
+test_a_note_that_accepted_an_update_still_travels_whole, a strict xfail): pycrdt can
+accept an update after which the document's own encoded state no longer decodes.
+Should pycrdt panic and then crash the child in native code, the run goes on from the
+next input in a fresh child, and the crash is counted (there were such crashes while
+merges went straight into the live document; rehearsing them on a copy ended those).
 """
 
 from __future__ import annotations
@@ -250,18 +251,13 @@ MID_MERGE_FAILURES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a merge pycrdt fails part-way leaves the "
-                   "live document half-changed (see the docstring)")
 @pytest.mark.parametrize("case", sorted(MID_MERGE_FAILURES))
 def test_a_merge_that_fails_part_way_leaves_the_document_unchanged(tmp_path, case):
     """pycrdt can fail part-way through merging an update: a Rust panic (yrs 0.28,
-    BlockSet::exclude), or an error raised after some blocks were integrated. The guard
-    turns either into CorruptUpdateError, but the live document is already half-changed
-    while the update log never stored the update, so the note reads differently after the
-    next start; after a panic the document can even be corrupt enough that the commit's
-    observers crash the process (the fuzz run counts those crashes). Fix, in the vault:
-    after a failed merge, drop the live document, reload it from disk, and tell views to
-    rebind (the editor's UndoManager holds the old one)."""
+    BlockSet::exclude), or an error raised after some blocks were integrated. It used to
+    leave the live document half-changed while the update log never stored the update
+    (and, after a panic, corrupt enough that the next commit crashed the process). The
+    vault now merges into its rehearsal copy first (crdt_store/rehearsal.py)."""
     import base64
 
     from crdt_store.errors import CorruptUpdateError
@@ -388,17 +384,40 @@ def test_times_no_date_can_show_are_ignored_on_import_and_in_catalogs(tmp_path):
         assert [hit.note_id for hit in a.search("future").hits] == [note]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: pycrdt accepts an update after which the "
-                   "document's own encoded state no longer decodes (see the docstring)")
+@pytest.mark.parametrize("sent_time", [1e300, -1e300, 1e19])
+def test_an_update_whose_time_no_date_can_show_is_merged_as_received_now(tmp_path, sent_time):
+    # Found by the envelopes target (--long): an envelope's header said "time": 1e19 (a
+    # finite number, so the parser let it through). Merging its update set the note's
+    # modified time to it, and feeding the note to search raised ValueError out of the
+    # merge: the update was never applied.
+    import time as time_
+
+    from crdt_store.events import DocKind
+    from crdt_store.identity import Author
+    from crdt_store.vault import Vault
+
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        nb = a.create_notebook("Shared")
+        note = a.create_note(nb, "# Clockwork\nticking\n")
+        b.apply_remote_update(nb, DocKind.CATALOG, a.encode_state(nb), author=a.author,
+                              wall_time=time_.time())
+        before = time_.time()
+        b.apply_remote_update(note, DocKind.NOTE, a.encode_state(note), author=a.author,
+                              wall_time=sent_time)
+        b.wait_for_search()
+        assert b.note_text(note) == "# Clockwork\nticking\n"
+        assert before <= b.note_summary(note).modified <= time_.time()
+        assert [hit.note_id for hit in b.search("ticking").hits] == [note]
+
+
 def test_a_note_that_accepted_an_update_still_travels_whole(tmp_path):
-    """Found by the envelopes target (--long): a real note (43 bytes) merges a mutated
-    update (36 bytes: another note's whole state under a changed client id and clock)
-    without complaint, and reads fine; but its own state, encoded, makes pycrdt panic
-    ("attempt to divide by zero") wherever it is decoded. So the note can no longer be
-    sent whole (a share, a new relay, a snapshot for a new member), and compaction's
-    check refuses its checkpoint. A member can do this to any note. Fix: upstream
-    (yrs), or check in the guard that a merged document still round-trips before the
-    merge is kept (at the cost of one encode and decode per merge)."""
+    """Found by the envelopes target (--long): a real note (43 bytes) used to merge a
+    mutated update (36 bytes: another note's whole state under a changed client id and
+    clock) without complaint, and read fine; but its own state, encoded, made pycrdt
+    panic ("attempt to divide by zero": the update leaves a client with no operations
+    in the state vector). So the note could no longer be sent whole (a share, a new
+    relay, a snapshot for a new member), and compaction refused its checkpoint. The
+    rehearsal copy (crdt_store/rehearsal.py) now turns such an update away."""
     import base64
 
     from crdt_store.errors import CorruptUpdateError
