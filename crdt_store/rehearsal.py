@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import logging
 
-from pycrdt import Doc, Text
+from pycrdt import Doc, Text, get_state
 
 from . import model
-from .errors import CorruptUpdateError
 from .guard import apply_update_guarded, guarded
-from .statevector import decode_state_vector
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +52,15 @@ class Rehearsal:
         the merged body can no longer be read. The live document is never touched."""
         copy = self._copy if self._copy is not None else self._fresh_copy()
         self._copy = None  # until it has taken the update whole
+        before = copy.get_state()
         apply_update_guarded(copy, update)
-        state = guarded(copy.get_state, "update could not be applied")
-        if any(clock == 0 for clock in decode_state_vector(state).values()):
-            # A client with no operations: yrs divides by its empty block list when the
-            # document is next encoded, so the note could never be sent or saved whole.
-            raise CorruptUpdateError("update could not be applied: it would leave the "
-                                     "document unable to be encoded (an empty client)")
+        # What the update added must still encode, and decode again: pycrdt accepts some
+        # updates (a client with no operations) after which encoding the document panics,
+        # or its encoding no longer decodes, for ever.
+        added = guarded(lambda: copy.get_update(before),
+                        "update could not be applied (the document would not encode)")
+        guarded(lambda: get_state(added),
+                "update could not be applied (the document would not decode again)")
         if self._reads_body:
             body: Text = model.note_body(copy)
             guarded(lambda: str(body), "update could not be applied (the note would not read)")

@@ -6,6 +6,8 @@ The encoding is lib0's: a var-uint count, then (client, clock) var-uint pairs.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pycrdt import get_update
 
 from .errors import CorruptUpdateError
@@ -101,7 +103,7 @@ def made_on_for_local(base_state: bytes, update: bytes, client_id: int) -> bytes
     the v1 update header states: a count of client blocks, then per block the
     number of structs, the client and the starting clock.
     """
-    vector = decode_state_vector(base_state)
+    vector = dict(_decoded_base(base_state))
     blocks, pos = read_var_uint(update, 0)
     if blocks:  # a local update holds only its own client's block (none if it only deletes)
         _, pos = read_var_uint(update, pos)
@@ -110,6 +112,12 @@ def made_on_for_local(base_state: bytes, update: bytes, client_id: int) -> bytes
         if client == client_id:
             vector[client] = clock
     return encode_state_vector(vector)
+
+
+@lru_cache(maxsize=256)
+def _decoded_base(state: bytes) -> tuple[tuple[int, int], ...]:
+    """A base state, decoded once: every keystroke between two merges shares it."""
+    return tuple(decode_state_vector(state).items())
 
 
 def covers(have: dict[int, int], need: dict[int, int]) -> bool:

@@ -464,12 +464,16 @@ class Vault:
     def _on_commit(self, loaded: _Loaded, event: TransactionEvent) -> None:
         """Persist every local transaction (pycrdt observer: must never raise)."""
         origin = self._origin
-        update = event.update
         if origin is not None and origin.source is Source.REMOTE:
             # apply_remote_update stores the bytes as received; it only needs to know
-            # whether they changed anything (a duplicate or a still-pending one does not).
-            self._remote_changed = update != EMPTY_UPDATE
+            # whether they changed anything (a duplicate or a still-pending one does not,
+            # and pycrdt calls no observer for those). Not by the event's update: yrs
+            # 0.28 integrates an item that arrives ahead of a gap in its author's clock
+            # into the text at once, while the state vector, and so that update, stay
+            # empty until the gap is filled.
+            self._remote_changed = True
             return
+        update = event.update
         if update == EMPTY_UPDATE:
             return
         loaded.rehearsal.follow(update)

@@ -23,11 +23,10 @@ The only outcomes allowed are success or a clean rejection with the state unchan
 - updates: `Vault.apply_remote_update` returns or raises CorruptUpdateError, and a
   rejected update leaves the document's text, state vector and update log unchanged.
 
-One known bug is counted, not failed: pycrdt can accept an update that leaves a
-document whose own encoded state it cannot decode again (tests/test_fuzz.py has it as
-a strict xfail). After it the target starts over on a fresh replica, so later inputs
-are judged soundly. (A merge pycrdt fails part-way no longer changes anything: the
-vault rehearses every foreign update on a copy first, crdt_store/rehearsal.py.)
+A merge pycrdt fails part-way, or an update pycrdt accepts but after which the
+document no longer reads or encodes, must change nothing: the vault rehearses every
+foreign update on a copy first (crdt_store/rehearsal.py). Such an input is a failure;
+the target then starts over on a fresh replica, so later inputs are judged soundly.
 
 Anything else (another exception, a Rust panic escaping, a crash, a hang, running
 out of memory) is a failure: the input is saved under OUT/failures. The index of the
@@ -449,7 +448,7 @@ class _Replica:
 
     def state(self, doc_id: str) -> tuple[object, ...]:
         """What a check compares; ("unreadable", ...) when reading the document fails or
-        its own encoded state no longer decodes (KNOWN_UNREADABLE)."""
+        its own encoded state no longer decodes (UNREADABLE)."""
         try:
             return self._state(doc_id)
         except BaseException as exc:  # noqa: BLE001 - a Rust panic reading it, too
@@ -477,8 +476,17 @@ class _Replica:
         return (kind, content, vector, vault.last_ticket)
 
 
-KNOWN_UNREADABLE = ("known bug: an accepted update left a document pycrdt cannot read "
-                    "(a panic) or decode again")
+UNREADABLE = "an accepted update left a document pycrdt cannot read or encode"
+
+
+def _whole(updates: list[bytes]) -> bytes:
+    """The document those updates make, as one update (kept beside a failing input)."""
+    from crdt_store import model
+
+    doc = model.new_doc()
+    for update in updates:
+        doc.apply_update(update)
+    return doc.get_update()
 
 
 def target_envelopes(run: Run, corpus: Path, count: int) -> None:
@@ -541,8 +549,8 @@ def target_envelopes(run: Run, corpus: Path, count: int) -> None:
                 after = replica.state(doc_id)
                 unchanged = problem is not None and after == before
                 if after[0] == "unreadable" and before[0] != "unreadable":
-                    run.outcomes[KNOWN_UNREADABLE] += 1  # a fresh replica, as below
-                    replica.abandon()
+                    run.fail(i, data, f"{UNREADABLE}: {after[1]}")
+                    replica.abandon()  # a fresh replica, so later inputs are judged soundly
                     replica = _Replica(corpus, run.out / "vault-envelopes")
                     engine = SyncEngine(replica.vault, keys=None)
                 elif problem is None:
@@ -614,14 +622,17 @@ def target_updates(run: Run, corpus: Path, count: int) -> None:
                     run.outcomes["CorruptUpdateError, unchanged"] += 1
                 else:
                     run.fail(i, data, f"CorruptUpdateError ({exc}), but the document changed: {before!r} -> {replica.state(doc_id)!r}",
-                             state=b"".join(copy))
+                             state=_whole(copy))
                     replica.abandon()  # closing reads every document: it may fail too
                     replica = _Replica(corpus, run.out / "vault-updates")
             except BaseException:  # noqa: BLE001
-                run.fail(i, data, traceback.format_exc(), state=b"".join(copy))
+                run.fail(i, data, traceback.format_exc(), state=_whole(copy))
             else:
-                if replica.state(doc_id)[0] == "unreadable":
-                    run.outcomes[KNOWN_UNREADABLE] += 1
+                after = replica.state(doc_id)
+                if after[0] == "unreadable":
+                    run.fail(i, data, f"{UNREADABLE}: {after[1]}", state=_whole(copy))
+                    replica.abandon()
+                    replica = _Replica(corpus, run.out / "vault-updates")
                 else:
                     run.outcomes["applied"] += 1
             if i % 1000 == 999:  # start over now and then: the vault holds every copy

@@ -11,12 +11,16 @@ what the store reported durable; deletes are recorded too (`MarkerLog.delete`).
 - SQLite `PRAGMA integrity_check` is ok for every vault's database and sync state;
 - the search index agrees with a brute-force scan of the note texts.
 
+`check_no_internal_errors(caplog.records)` adds: no part of the store logged an error
+(background threads, such as the review detector's, log their failures and go on).
+
 It returns counts for the test's report. Markers are one line each (`mka00012z\n`),
 inserted only at line starts and deleted whole, so concurrent edits never split one.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import sqlite3
@@ -224,3 +228,12 @@ def check_nothing_lost(vaults: Sequence[Vault], log: MarkerLog, *,
     words = [*sample, *extra_words]
     searched = sum(check_search_agrees(vault, texts, words) for vault in vaults)
     return {**counts, "documents": len(docs), "replicas": len(vaults), "searches": searched}
+
+
+def check_no_internal_errors(records: Iterable[logging.LogRecord]) -> None:
+    """No crdt_store logger reported an error or worse during the run."""
+    errors = [r for r in records
+              if r.levelno >= logging.ERROR and r.name.startswith("crdt_store")]
+    assert not errors, "the store logged errors:\n" + "\n".join(
+        f"{r.name}: {r.getMessage()}" + (f"\n{logging.Formatter().formatException(r.exc_info)}"
+                                         if r.exc_info else "") for r in errors[:3])

@@ -48,6 +48,33 @@ def test_remote_events_carry_ops_that_rebuild_the_new_text(tmp_path) -> None:
         assert apply_ops(before, event.ops) == b.note_text(note) == a.note_text(note)
 
 
+def test_an_edit_that_arrives_ahead_of_a_gap_is_published(tmp_path) -> None:
+    # Found by the network-fault suite (--long): yrs 0.28 shows an item whose author's
+    # earlier edits have not arrived yet in the text at once, but the transaction's update
+    # and the state vector stay empty until the gap is filled. The vault took the empty
+    # update for "nothing changed" and published no event: the editor, search and the
+    # review detector (which then failed on every later edit of the note) missed it.
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        note = a.create_note(a.create_notebook("N"), "base line\nsecond\n")
+        sync_once(a, b)
+        updates: list[bytes] = []
+        a.subscribe(lambda e: updates.append(e.update) if e.doc_id == note else None)
+        a.edit(note, [TextOp(0, 0, "AAAA\n")])
+        a.edit(note, [TextOp(10, 0, "BBBB\n")])
+        a.edit(note, [TextOp(5, 0, "CCCC\n")])
+        seen = []
+        b.subscribe(lambda e: seen.append(e) if e.doc_id == note else None)
+        followed = b.note_text(note)
+        for i in (0, 2, 1):  # the second edit arrives last
+            b.apply_remote_update(note, DocKind.NOTE, updates[i], author=a.author,
+                                  wall_time=time.time())
+            for event in seen:
+                followed = apply_ops(followed, event.ops)
+            seen.clear()
+            assert followed == b.note_text(note)
+        assert followed == a.note_text(note) == "AAAA\nCCCC\nbase BBBB\nline\nsecond\n"
+
+
 def test_remote_notes_and_notebooks_appear_and_persist(tmp_path) -> None:
     with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
         nb = a.create_notebook("From A")

@@ -410,14 +410,29 @@ def test_an_update_whose_time_no_date_can_show_is_merged_as_received_now(tmp_pat
         assert [hit.note_id for hit in b.search("ticking").hits] == [note]
 
 
-def test_a_note_that_accepted_an_update_still_travels_whole(tmp_path):
-    """Found by the envelopes target (--long): a real note (43 bytes) used to merge a
-    mutated update (36 bytes: another note's whole state under a changed client id and
-    clock) without complaint, and read fine; but its own state, encoded, made pycrdt
-    panic ("attempt to divide by zero": the update leaves a client with no operations
-    in the state vector). So the note could no longer be sent whole (a share, a new
-    relay, a snapshot for a new member), and compaction refused its checkpoint. The
-    rehearsal copy (crdt_store/rehearsal.py) now turns such an update away."""
+# Updates pycrdt accepted, after which the document no longer encoded or decoded: each
+# a mutated real update, met by a real note (43 bytes).
+NOTE_STATE = "AQHa7eK0CgAEAQRib2R5GiMgTm90ZXMK5Lit5paHINei15HXqNeZ16oKAA=="
+UNENCODABLE_AFTER = {
+    # another note's whole state under a changed client id and clock: encoding panics
+    # ("attempt to divide by zero": a client with no operations in the state vector)
+    "encoding panics": "AQG7AAEAAAAEAQRib2R5EyMgRnJvbSBCbwpuZXcgbm90ZQoA",
+    # no structs, then one delete range repeated: the document still encodes, but that
+    # no longer decodes (the bytes 02, 01 05 02 02 twenty-five times, 01 05 02)
+    "encoding no longer decodes": (
+        "AgEFAgIBBQICAQUCAgEFAgIBBQICAQUCAgEFAgIBBQICAQUCAgEFAgIBBQICAQUCAgEFAgIBBQICAQUCAgEF"
+        "AgIBBQICAQUCAgEFAgIBBQICAQUCAgEFAgIBBQICAQUCAgEFAgIBBQI="),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNENCODABLE_AFTER))
+def test_a_note_that_accepted_an_update_still_travels_whole(tmp_path, case):
+    """Found by the envelopes and updates targets (--long): a note merged such an update
+    without complaint, and read fine; but its own state, encoded, made pycrdt panic, or
+    failed to decode. So the note could no longer be sent whole (a share, a new relay, a
+    snapshot for a new member), and compaction refused its checkpoint. A member could do
+    this to any note. The rehearsal copy (crdt_store/rehearsal.py) now turns such an
+    update away, and the note stays as it was."""
     import base64
 
     from crdt_store.errors import CorruptUpdateError
@@ -425,21 +440,18 @@ def test_a_note_that_accepted_an_update_still_travels_whole(tmp_path):
     from crdt_store.identity import Author
     from crdt_store.vault import Vault
 
-    base = base64.b64decode("AQHa7eK0CgAEAQRib2R5GiMgTm90ZXMK5Lit5paHINei15HXqNeZ16oKAA==")
-    update = base64.b64decode("AQG7AAEAAAAEAQRib2R5EyMgRnJvbSBCbwpuZXcgbm90ZQoA")
+    base, update = (base64.b64decode(b) for b in (NOTE_STATE, UNENCODABLE_AFTER[case]))
     peer, note = Author("peer-device", 77, "Peer"), "0" * 32
     with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
         a.apply_remote_update(note, DocKind.NOTE, base, author=peer, wall_time=time.time())
-        accepted = True
-        try:
+        before = (a.note_text(note), a.encode_state_vector(note))
+        with pytest.raises(CorruptUpdateError, match="could not be applied"):
             a.apply_remote_update(note, DocKind.NOTE, update, author=peer,
                                   wall_time=time.time())
-        except CorruptUpdateError:
-            accepted = False  # rejecting it would be fine too
-        whole = a.encode_state(note)
-        b.apply_remote_update(note, DocKind.NOTE, whole, author=a.author,
+        assert (a.note_text(note), a.encode_state_vector(note)) == before
+        b.apply_remote_update(note, DocKind.NOTE, a.encode_state(note), author=a.author,
                               wall_time=time.time())
-        assert b.note_text(note) == a.note_text(note) or not accepted
+        assert b.note_text(note) == a.note_text(note) == "# Notes\n中文 עברית\n"
 
 
 def test_a_note_that_cannot_be_encoded_does_not_stop_the_vault_saving(tmp_path):

@@ -24,7 +24,7 @@ from crdt_store.sync.frames import FrameType
 from crdt_store.sync.invite import parse_invite
 
 from .fault_proxy import FAULT_KINDS, FaultPlan, FaultProxy
-from .invariants import MarkerLog, check_nothing_lost, wait_converged
+from .invariants import MarkerLog, check_no_internal_errors, check_nothing_lost, wait_converged
 from .sync_helpers import Device, Devices
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -134,7 +134,7 @@ KNOWN_DOCUMENT_SET_BUG = pytest.mark.xfail(strict=False, reason=(
 
 
 @KNOWN_DOCUMENT_SET_BUG
-def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report):
+def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report, caplog):
     seeds = [11, 12, 13] if long_run else [11]
     for seed in seeds:
         proxy = proxy_factory(seed)
@@ -143,13 +143,15 @@ def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening
                               seed=seed)
         assert result["faults"].get("cut", 0) + result["faults"].get("cut_mid_frame", 0) > 0
         assert result["present"] > 0
+        check_no_internal_errors(caplog.records)
         _report(hardening_report, f"network faults, seed {seed}", result)
         devices.close()
         devices.devices.clear()
 
 
 @KNOWN_DOCUMENT_SET_BUG
-def test_middlebox_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report):
+def test_middlebox_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report,
+                                       caplog):
     seeds = [21, 22, 23] if long_run else [21]
     for seed in seeds:
         proxy = proxy_factory(seed)
@@ -159,6 +161,7 @@ def test_middlebox_faults_lose_nothing(devices, proxy_factory, long_run, hardeni
         assert set(result["faults"]) >= {"delay", "duplicate", "reorder", "drop", "truncate"}, (
             result["faults"])
         assert result["present"] > 0
+        check_no_internal_errors(caplog.records)
         _report(hardening_report, f"middlebox faults, seed {seed}", result)
         devices.close()
         devices.devices.clear()

@@ -74,6 +74,10 @@ def close(text: str, a: tuple[int, int], b: tuple[int, int], threshold: int) -> 
     return gap_end - gap_start <= threshold and "\n" not in text[gap_start:gap_end]
 
 
+class TextNeeded(LookupError):
+    """The detector lost step with a note and needs its text handed over again."""
+
+
 @dataclass
 class _Note:
     """What the detector follows in one note."""
@@ -108,13 +112,13 @@ class Detector:
     """
 
     def __init__(self, on_flag: Callable[[CloseMerge], None], *,
-                 threshold: int = THRESHOLD, text_of: Callable[[str], str],
+                 threshold: int = THRESHOLD, text_of: Callable[[str], str | None],
                  shared: Callable[[str], bool] = lambda note_id: True,
                  load: Callable[[str], str | None] = lambda note_id: None,
                  still_open: Callable[[str], bool] = lambda flag_id: True) -> None:
         self.on_flag = on_flag
         self.threshold = threshold
-        self._text_of = text_of  # note id -> its current text
+        self._text_of = text_of  # note id -> its current text (None: not known here)
         self._shared = shared  # note id -> can anyone else edit it? (else no runs to keep)
         self._load = load
         self._still_open = still_open  # flag id -> not yet reviewed?
@@ -159,11 +163,18 @@ class Detector:
             self._dirty.add(note_id)
             return
         if note.text is None:  # first sight: the text before, as far as can be known
-            after = note.text = self._text_of(note_id)
+            after = self._text_of(note_id)
+            if after is None:  # not handed over: the owner thought this note was followed
+                raise TextNeeded(note_id)
+            note.text = after
             before = _undo_positions(after, ops, event.removed if local else None)
         else:
             before = note.text
-            after = note.text = apply_ops(before, ops)
+            try:
+                after = note.text = apply_ops(before, ops)
+            except ValueError:  # lost step with the note (a bug): read it afresh next time
+                note.text = None
+                raise
         last = note.runs[-1] if note.runs else None
         last_end = last.end if last is not None else 0
         self._shift(note, ops)

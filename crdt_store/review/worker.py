@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..events import ChangeEvent, Source
-from .detector import CloseMerge, Detector
+from .detector import CloseMerge, Detector, TextNeeded
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class DetectionThread:
         self._known: set[str] = set()  # notes whose text the detector is following
         self._loaded: set[str] = set()  # notes whose saved state was handed over
         self._plain: set[str] = set()  # unshared notes with nothing to follow: skipped
+        self._lost: deque[str] = deque()  # notes whose text the detector let go of (worker)
         self._job: _Job | None = None
         self._raised: list[CloseMerge] = []
         self._raised_lock = threading.Lock()
@@ -62,7 +63,7 @@ class DetectionThread:
         self._done = 0  # written by the worker only
         self._caught_up = threading.Condition()
         self.detector = Detector(self._on_flag, threshold=threshold,
-                                 text_of=lambda _note: self._job.text or "",
+                                 text_of=lambda _note: self._job.text,
                                  shared=lambda _note: self._job.shared,
                                  load=self._stored, still_open=still_open)
         self._thread = threading.Thread(target=self._run, name="plait-review", daemon=True)
@@ -78,6 +79,8 @@ class DetectionThread:
             return  # only this device edits it, and no flag is anchored in it: nothing to do
         if not local:
             self._plain.discard(note_id)
+        while self._lost:
+            self._known.discard(self._lost.popleft())
         text = stored = None
         if local and not shared:
             self._known.discard(note_id)  # the detector lets go of its text: nothing to
@@ -145,8 +148,11 @@ class DetectionThread:
                     with self._lock:
                         self._job = job
                         self.detector.on_change(job.event)
+                except TextNeeded:  # after a failure below: skipped until the owner
+                    self._lost.append(job.event.doc_id)  # hands the text over again
                 except Exception:  # a bug here must never stop merging: logged, and the
                     log.exception("Review detection failed on a change")  # next goes on
+                    self._lost.append(job.event.doc_id)  # with the note's text read afresh
                 finally:
                     self._job = None
                     self._done += 1
