@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Hashable, Iterable
 
-from pycrdt import Doc, Snapshot, Text, TransactionEvent
+from pycrdt import Doc, Snapshot, Subscription, Text, TransactionEvent
 
 from . import model
 from .compaction import quarantine_row
@@ -81,6 +81,7 @@ class _Loaded:
     length: int | None = None  # body length in UTF-8 bytes, when known without asking pycrdt
     base_state: bytes = b"\x00"  # state vector as of the last load or remote merge
     rehearsal: Rehearsal | None = None  # where collaborators' updates are merged first
+    subscription: Subscription | None = None  # the vault's commit observer on `doc`
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,19 @@ class Vault:
                 self._search.close()
             self._storage.close()
         finally:
+            self._release_documents()
             self._lock.release()
+
+    def _release_documents(self) -> None:
+        """Drop the commit observers: pycrdt holds them from Rust, where Python's
+        garbage collector cannot see the cycle (document -> observer -> vault ->
+        document), so without this every document a closed vault loaded stays alive."""
+        for loaded in self._docs.values():
+            if loaded.subscription is not None:
+                loaded.doc.unobserve(loaded.subscription)
+                loaded.subscription = None
+        self._docs.clear()
+        self._catalog_docs.clear()
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Bring the index up to date and wait until every change so far is on disk."""
@@ -444,7 +457,7 @@ class Vault:
         loaded = _Loaded(doc_id, kind, doc, text, base_state=doc.get_state(),
                          rehearsal=Rehearsal(doc, reads_body=kind is DocKind.NOTE))
         if not self.read_only:
-            doc.observe(partial(self._on_commit, loaded))
+            loaded.subscription = doc.observe(partial(self._on_commit, loaded))
         self._docs[doc_id] = loaded
         if kind is DocKind.CATALOG:
             self._catalog_docs[doc_id] = loaded

@@ -127,13 +127,6 @@ def _report(hardening_report, label: str, result: dict[str, object]) -> None:
                      f"problems reported by the engines: {result['problems_reported']}")
 
 
-KNOWN_DOCUMENT_SET_BUG = pytest.mark.xfail(strict=False, reason=(
-    "known bug, open (issue 9): after faults (most often a middlebox's duplicates, "
-    "reorders and truncations, sometimes cuts alone) replicas can end the heal holding "
-    "different sets of documents"))
-
-
-@KNOWN_DOCUMENT_SET_BUG
 def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report, caplog):
     seeds = [11, 12, 13] if long_run else [11]
     for seed in seeds:
@@ -149,7 +142,6 @@ def test_network_faults_lose_nothing(devices, proxy_factory, long_run, hardening
         devices.devices.clear()
 
 
-@KNOWN_DOCUMENT_SET_BUG
 def test_middlebox_faults_lose_nothing(devices, proxy_factory, long_run, hardening_report,
                                        caplog):
     seeds = [21, 22, 23] if long_run else [21]
