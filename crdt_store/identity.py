@@ -3,7 +3,9 @@
 Yrs never reassigns clashing client ids, and two writers sharing an id diverge
 silently. So the client id is tied to a fingerprint of where the vault lives
 (machine id, real path, inode). A vault that was copied, moved or restored from
-a backup no longer matches its fingerprint and gets a fresh client id. A false
+a backup no longer matches its fingerprint and gets a fresh client id; one restored
+into its own folder may match it (inodes are reused), so the vault's write position
+is checked against the last one this machine recorded (crdt_store/vault_registry.py). A false
 alarm only costs a few bytes of state vector, while a missed copy corrupts
 convergence, so the rule errs on the side of a new id.
 """
@@ -78,9 +80,11 @@ class IdentityDecision:
 
 
 def decide_identity(
-    stored: dict[str, str], fingerprint: str, display_name: str | None
+    stored: dict[str, str], fingerprint: str, display_name: str | None, *, behind: bool = False
 ) -> IdentityDecision:
-    """Keep the stored identity when the fingerprint matches, else mint a new client id.
+    """Keep the stored identity when the fingerprint matches and the vault is not
+    `behind` what this machine last saw of it (crdt_store/vault_registry.py), else
+    mint a new client id.
 
     `stored` holds the meta values device_id, client_id, fingerprint and
     display_name (absent on a fresh vault). A different machine also gets a
@@ -93,7 +97,11 @@ def decide_identity(
     device_id = stored["device_id"]
     old_client = int(stored["client_id"])
     if stored.get("fingerprint") == fingerprint:
-        return IdentityDecision(Author(device_id, old_client, name), fingerprint, None, None)
+        if not behind:
+            return IdentityDecision(Author(device_id, old_client, name), fingerprint, None, None)
+        return IdentityDecision(Author(device_id, new_client_id(), name), fingerprint, old_client,
+                                "this vault is older than when this device last wrote to it "
+                                "(restored from a backup)")
     old = json.loads(stored.get("fingerprint") or "{}")
     new = json.loads(fingerprint)
     if old.get("machine") != new["machine"]:

@@ -363,6 +363,13 @@ class Storage:
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def write_position(self) -> int:
+        """The highest update sequence number this database ever used (it only grows:
+        compaction folds rows away, AUTOINCREMENT never hands a number out twice)."""
+        row = self._conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'updates'").fetchone()
+        return int(row[0]) if row else 0
+
     def meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 

@@ -57,6 +57,7 @@ from .textdiff import diff_ops
 from .unicode_offsets import (TextOp, apply_ops, ops_to_utf8, removed_text, sanitize,
                               utf8_delta_to_ops)
 from .vault_lock import VaultLock
+from .vault_registry import VaultRegistry
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,10 @@ class Vault:
         search: bool = True,
         review: bool = True,
         clock: Callable[[], float] = time.time,
+        registry: VaultRegistry | None = None,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
+        self._registry = registry if registry is not None else VaultRegistry()
         self._clock = clock  # wall time stored with local edits (tests pass their own)
         self.read_only = read_only
         self.notices: list[Notice] = []
@@ -192,7 +195,12 @@ class Vault:
             self.review.close()
             if self._search is not None:
                 self._search.close()
-            self._storage.close()
+            try:
+                if not self.read_only:
+                    self._storage.flush()
+                    self._registry.record(self._storage.db_path, self._storage.write_position())
+            finally:
+                self._storage.close()
         finally:
             self._release_documents()
             self._lock.release()
@@ -400,7 +408,10 @@ class Vault:
                 stored.get("device_id", ""), int(stored.get("client_id", 0)),
                 stored.get("display_name", ""),
             )
-        decision = decide_identity(stored, vault_fingerprint(db_path), display_name)
+        recorded = self._registry.position(db_path)
+        behind = recorded is not None and self._storage.write_position() < recorded
+        decision = decide_identity(stored, vault_fingerprint(db_path), display_name,
+                                   behind=behind)
         author = decision.author
         retired = json.loads(stored.get("retired_client_ids", "[]"))
         if decision.retired_client_id is not None:
@@ -421,6 +432,7 @@ class Vault:
             self._storage.execute_now(lambda conn: conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items())
             ))
+        self._registry.record(db_path, self._storage.write_position())
         return author
 
     def own_client_ids(self) -> set[int]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +19,11 @@ from .keyring_fixtures import key_store, memory_keyring  # noqa: F401  (shared f
 from .sync_helpers import devices  # noqa: F401  (shared fixture)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Vaults record their write positions in the user's state folder
+# (crdt_store/vault_registry.py): the tests' records go to a folder of their own.
+_STATE_HOME = tempfile.mkdtemp(prefix="plait-test-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME
+atexit.register(shutil.rmtree, _STATE_HOME, ignore_errors=True)
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 _HARDENING_REPORT: list[str] = []

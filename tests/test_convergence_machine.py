@@ -57,8 +57,8 @@ from crdt_store.sync.invite import parse_invite
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
-from .invariants import (MARKER, MarkerLog, _catalog_content, _Record, check_nothing_lost,
-                         converged)
+from .invariants import (MARKER, MarkerLog, _catalog_content, _Record, check_no_internal_errors,
+                         check_nothing_lost, converged)
 from .sync_helpers import Device, Devices, shared_pair
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -524,7 +524,7 @@ def quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_replicas_converge_under_random_delivery(relay, tmp_path, long_run, quick_reconnects,
-                                                hardening_report) -> None:
+                                                hardening_report, caplog) -> None:
     ConvergenceMachine.relay = relay
     ConvergenceMachine.root = tmp_path
     ConvergenceMachine.totals = Counter()
@@ -542,6 +542,7 @@ def test_replicas_converge_under_random_delivery(relay, tmp_path, long_run, quic
     run_state_machine_as_test(ConvergenceMachine, settings=options)
     totals = ConvergenceMachine.totals
     assert totals["heals checked"] >= totals["examples"] > 0
+    check_no_internal_errors(caplog.records)
     times = ConvergenceMachine.times
     hardening_report(f"{totals['examples']} examples in {time.monotonic() - started:.1f} s; "
                      + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())

@@ -101,6 +101,9 @@ def test_a_copy_made_while_the_app_runs_syncs_with_the_original_and_both_converg
     assert copy.vault.author.device_id == ada.vault.author.device_id  # the same machine
     assert any("copied" in n.message for n in copy.vault.notices)
     assert ada.vault.author.client_id in copy.vault.own_client_ids()
+    # A database copied mid-write can miss the newest commits (the main file and its
+    # write-ahead log are copied at different moments): the copy gets them from the relay.
+    assert devices.pump_until(lambda: all(copy.vault.has_note(n) for n in notes), timeout=30)
     group = {"Ada": ada, "Bo": bo, "Ada-copy": copy}
     for _ in range(60):  # all three edit, and sync as they go
         name = rng.choice(list(group))
@@ -122,3 +125,46 @@ def test_a_copy_made_while_the_app_runs_syncs_with_the_original_and_both_converg
     assert len(current) == 3 and current <= writers  # three writers, none sharing an id
     hardening_report(f"original, copy and a third device: {counts['present']} markers "
                      f"present, {counts['deleted']} deleted, {len(writers)} client ids")
+
+
+def test_a_vault_restored_over_its_own_files_gets_a_new_client_id(tmp_path) -> None:
+    # Restored into the same folder, a vault can keep its files' inodes (copying over
+    # them does; a file system may also hand a freed inode out again), so its
+    # fingerprint still matches. It is older than this machine last saw it, though
+    # (crdt_store/vault_registry.py), so it writes as a new client: its old client's
+    # next clocks were already used by the edits made after the backup.
+    path, backup = tmp_path / "vault", tmp_path / "backup"
+    with Vault(path) as vault:
+        note = vault.create_note(vault.create_notebook("N"), "before the backup\n")
+        client = vault.author.client_id
+    shutil.copytree(path, backup)
+    with Vault(path) as vault:
+        vault.append_text(note, "after the backup\n")
+    for saved in backup.iterdir():
+        if saved.is_file():
+            shutil.copyfile(saved, path / saved.name)  # over the same files: same inodes
+    with Vault(path) as vault:
+        assert vault.note_text(note) == "before the backup\n"
+        assert vault.author.client_id != client
+        assert client in vault.own_client_ids()
+        assert any("restored" in n.message for n in vault.notices)
+    with Vault(path) as vault:  # and from then on it is itself again
+        assert not vault.notices
+
+
+def test_a_registry_it_cannot_read_or_write_costs_only_that_check(tmp_path, caplog) -> None:
+    from crdt_store.vault_registry import VaultRegistry
+
+    folder = tmp_path / "state"
+    with Vault(tmp_path / "vault", registry=VaultRegistry(folder)) as vault:
+        client = vault.author.client_id
+    [record] = folder.iterdir()
+    record.write_text("{not json", encoding="utf-8")
+    with Vault(tmp_path / "vault", registry=VaultRegistry(folder)) as vault:
+        assert vault.author.client_id == client and not vault.notices
+    shutil.rmtree(folder)
+    folder.write_text("a file where the folder should be", encoding="utf-8")
+    with Vault(tmp_path / "vault", registry=VaultRegistry(folder)) as vault:
+        assert vault.author.client_id == client and not vault.notices
+        vault.create_note(vault.create_notebook("N"), "still saved\n")
+    assert any("vault registry: cannot" in r.getMessage() for r in caplog.records)

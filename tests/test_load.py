@@ -21,7 +21,7 @@ import time
 from crdt_store.sync.invite import parse_invite
 
 from .benchmarks.bench_sync import _run_load, pct, relay_process
-from .invariants import MarkerLog, check_nothing_lost, wait_converged
+from .invariants import MarkerLog, check_no_internal_errors, check_nothing_lost, wait_converged
 
 CLIENTS, RATE, SIZE = 20, 10.0, 100
 MEMORY_HEADROOM_MB = 64  # the relay's peak RSS over its idle RSS
@@ -47,7 +47,7 @@ async def _load_and_sample(relay, seconds: float) -> dict:
 
 
 def test_twenty_clients_through_one_relay_lose_nothing(devices, tmp_path, long_run,
-                                                        hardening_report):
+                                                        hardening_report, caplog):
     seconds = 60.0 if long_run else 5.0
     relay = relay_process(tmp_path / "relay")
     try:
@@ -85,6 +85,7 @@ def test_twenty_clients_through_one_relay_lose_nothing(devices, tmp_path, long_r
             device.vault.flush()
             log.record_durable(device.name, device.vault)
         counts = check_nothing_lost([a.vault, b.vault], log, rng=rng)
+        check_no_internal_errors(caplog.records)
     finally:
         relay.stop()
 
