@@ -101,23 +101,40 @@ def made_on_for_local(base_state: bytes, update: bytes, client_id: int) -> bytes
     A local transaction sees every other client as of the last remote merge
     (`base_state`) and its own client up to where its new operations start, which
     the v1 update header states: a count of client blocks, then per block the
-    number of structs, the client and the starting clock.
+    number of structs, the client and the starting clock. An update that only
+    deletes has no block: its own client's entry stays as in `base_state`, a lower
+    bound of what it was made on.
     """
-    vector = dict(_decoded_base(base_state))
     blocks, pos = read_var_uint(update, 0)
     if blocks:  # a local update holds only its own client's block (none if it only deletes)
         _, pos = read_var_uint(update, pos)
         client, pos = read_var_uint(update, pos)
         clock, pos = read_var_uint(update, pos)
         if client == client_id:
-            vector[client] = clock
-    return encode_state_vector(vector)
+            head, tail = _around(base_state, client)
+            middle = bytearray()
+            _write_var_uint(middle, client)
+            _write_var_uint(middle, clock)
+            return head + middle + tail
+    return encode_state_vector(decode_state_vector(base_state))
 
 
 @lru_cache(maxsize=256)
-def _decoded_base(state: bytes) -> tuple[tuple[int, int], ...]:
-    """A base state, decoded once: every keystroke between two merges shares it."""
-    return tuple(decode_state_vector(state).items())
+def _around(state: bytes, client: int) -> tuple[bytes, bytes]:
+    """The encoding of `state` with `client`'s entry set to any clock, in two parts:
+    what comes before that entry (the count first) and what after. Every keystroke
+    between two merges shares them, so typing encodes only its own (client, clock)."""
+    vector = decode_state_vector(state)
+    head, tail = bytearray(), bytearray()
+    _write_var_uint(head, len(vector) + (client not in vector))
+    part = head
+    for other, clock in vector.items():
+        if other == client:
+            part = tail  # its own entry keeps its place
+            continue
+        _write_var_uint(part, other)
+        _write_var_uint(part, clock)
+    return bytes(head), bytes(tail)
 
 
 def covers(have: dict[int, int], need: dict[int, int]) -> bool:
