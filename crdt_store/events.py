@@ -54,7 +54,10 @@ class ChangeEvent:
     ops: tuple[TextOp, ...] | None
     update: bytes
     ticket: int
-    made_on: bytes = b"\x00"  # the state vector the change was made on (causal metadata)
+    # The state vector the change was made on (causal metadata, for sync). An empty one
+    # (b"\x00") for a local change to a note outside every shared notebook: no one
+    # receives those changes as such (sharing the notebook later sends the note whole).
+    made_on: bytes = b"\x00"
     wall_time: float = 0.0  # when it was made, by its author's clock (informational)
     stamp: EditStamp | None = None  # which edit, and what its author had seen (edit_clock)
     # The text the change removed as its author had it, in op order: computed here for

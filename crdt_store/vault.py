@@ -62,6 +62,7 @@ from .vault_registry import VaultRegistry
 log = logging.getLogger(__name__)
 
 EMPTY_UPDATE = b"\x00\x00"
+PRIVATE_MADE_ON = b"\x00"  # ChangeEvent.made_on of a local change to a note no one shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,8 +571,11 @@ class Vault:
             placed = self._reread_catalog(loaded, notes)
         event = None
         if self._subscribers:
-            if made_on is None:  # a local change: made on what this device had seen
-                made_on = made_on_for_local(loaded.base_state, update, self.author.client_id)
+            if made_on is None:  # a local change: made on what this device had seen, which
+                # only sync sends on (so not worked out per keystroke of a private note)
+                made_on = (made_on_for_local(loaded.base_state, update, self.author.client_id)
+                           if loaded.kind is DocKind.CATALOG
+                           or self._in_shared_notebook(loaded.doc_id) else PRIVATE_MADE_ON)
             event = ChangeEvent(loaded.doc_id, loaded.kind, origin, ops, update,
                                 self._last_ticket, made_on, wall_time, self._stamp, removed,
                                 placed)
