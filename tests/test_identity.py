@@ -168,3 +168,30 @@ def test_a_registry_it_cannot_read_or_write_costs_only_that_check(tmp_path, capl
         assert vault.author.client_id == client and not vault.notices
         vault.create_note(vault.create_notebook("N"), "still saved\n")
     assert any("vault registry: cannot" in r.getMessage() for r in caplog.records)
+
+
+def test_a_copy_whose_database_is_older_than_its_sync_state_fetches_again(devices,
+                                                                          relay) -> None:
+    # A vault copied mid-write can pair a database from one moment with a sync state from
+    # a later one (CI caught it): the cursors were already past envelopes the copied
+    # database never got, so the copy never fetched them. A copy (a new client id) now
+    # forgets its cursors and fetches everything again.
+    from crdt_store.storage import DB_NAME
+
+    ada, bo, _, note = shared_pair(devices, relay.url, "first\n")
+    bo.close()
+    early = devices.root / "bo-early"
+    shutil.copytree(bo.path, early)  # Bo's database before "second" arrived
+    devices.reopen(bo)
+    ada.vault.append_text(note, "second\n")
+    assert devices.pump_until(lambda: bo.vault.note_text(note) == "first\nsecond\n")
+    devices.settle()
+    bo.close()
+    copied = devices.root / "bo-copy"
+    shutil.copytree(bo.path, copied)
+    shutil.copyfile(early / DB_NAME, copied / DB_NAME)  # an older database, a newer sync state
+    copy = Device(copied, "Bo", keyring=bo.keyring).open(devices.wake)
+    devices.devices.append(copy)
+    assert any("copied" in n.message for n in copy.vault.notices)
+    assert devices.pump_until(lambda: copy.vault.note_text(note) == "first\nsecond\n",
+                              timeout=20), copy.vault.note_text(note)

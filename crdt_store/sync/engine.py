@@ -567,6 +567,12 @@ class SyncEngine:
             self._finish_boot()
             return
         state = self._state
+        try:
+            if await asyncio.to_thread(state.adopt_client, self._author.client_id):
+                log.warning("sync state of a copied or restored vault: fetching everything "
+                            "from the relays again")
+        except StorageError as exc:
+            self._report(str(exc))
         self._notebooks = state.notebooks()
         self._received = state.received_ids()
         for key, (seq, synced) in state.cursors().items():

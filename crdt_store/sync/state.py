@@ -86,6 +86,24 @@ class SyncState:
         self.flush()
         self._conn.close()
 
+    def adopt_client(self, client_id: int) -> bool:
+        """Bind this sync state to the vault's CRDT client id. True when it was bound to
+        another one: the vault is a copy, or was restored from a backup, so its database
+        and this file may come from different moments (copied mid-write), and the
+        cursors may already be past envelopes the vault does not hold. Then every cursor
+        and received id is forgotten: everything is fetched again (merging is idempotent)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'client_id'").fetchone()
+        if row is not None and row[0] == str(client_id):
+            return False
+        statements: list[tuple[str, tuple]] = [
+            ("INSERT OR REPLACE INTO meta (key, value) VALUES ('client_id', ?)",
+             (str(client_id),))]
+        if row is not None:
+            statements += [("DELETE FROM cursors", ()), ("DELETE FROM received", ())]
+        self._write(statements)
+        self.flush()
+        return row is not None
+
     def _write(self, statements: list[tuple[str, tuple]]) -> None:
         """Buffer writes; `flush` commits them together (one fsync for many)."""
         self._buffer.extend(statements)
