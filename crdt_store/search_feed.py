@@ -3,7 +3,8 @@
 Live: whenever the note list re-derives a note's entry from its text (at most
 every 0.5 s while someone types, and on every flush), the same text goes to the
 index, so a note is searchable about a second after a pause, whether the change
-was typed here or merged in from a collaborator.
+was typed here or merged in from a collaborator. (The index lets a long note cool
+down between indexings; a search takes it at once.)
 
 At start-up: the note list records each note's CRDT state vector. A note whose
 indexed version differs, or that the index lacks, is re-indexed by a background

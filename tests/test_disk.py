@@ -19,7 +19,6 @@ once the disk can be written again everything is saved: nothing lost
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -31,6 +30,7 @@ from crdt_store.vault import Vault
 
 from .invariants import MarkerLog, check_nothing_lost
 from .screenshots import shot
+from .waiting import wait_for
 
 NORMAL, FULL, READ_ONLY = "normal", "full", "read-only"
 REASON = {FULL: "database or disk is full", READ_ONLY: "attempt to write a readonly database"}
@@ -98,16 +98,6 @@ def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
 
     monkeypatch.setattr(storage, "connect", connect)
     return state
-
-
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    """Poll `condition` until it holds (True) or the timeout passes (False)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _filler(rng: random.Random, chars: int) -> str:

@@ -21,6 +21,8 @@ from crdt_store.search import NoteDocument, SearchIndex, parse_query
 from crdt_store.search.schema import INDEX_NAME, SCHEMA
 from crdt_store.search.store import MERGE_FACTOR, segments_to_merge
 
+from .waiting import wait_for
+
 NOW = time.time()
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +75,24 @@ def test_updates_deletes_and_versions(ixdir: Path) -> None:
     with SearchIndex(ixdir) as ix:
         assert not ix.needs_rebuild and ix.open_reason is None
         assert ix.versions() == {"n1": "v1b"}
+
+
+def test_a_long_note_being_typed_in_cools_down_between_indexings(ixdir: Path) -> None:
+    """Indexing 300,000 characters costs the writer thread a fraction of a second of
+    pure Python: while someone keeps typing, the note waits COOLDOWN times that before
+    it is indexed again, other notes do not wait, and a flush takes it at once."""
+    words = " ".join(f"word{i % 5000}" for i in range(40_000))
+    with SearchIndex(ixdir) as ix:
+        ix.update(doc(1, f"Long\n{words}"))
+        assert ix.flush(60)
+        ix.update(doc(1, f"Long\n{words} zebra", version="v1b"))  # typed a moment later
+        ix.update(doc(2, "Short\nquick words"))
+        assert wait_for(lambda: ids(ix, "quick") == ["n2"], 60)  # indexed without waiting
+        assert ix.deferred() == ["n1"]
+        assert ids(ix, "zebra") == []  # still cooling down
+        assert ix.flush(60)
+        assert ids(ix, "zebra") == ["n1"]
+        assert ix.deferred() == []
 
 
 def test_trash_filter_and_sorting(ixdir: Path) -> None:
