@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 
 STRUCTURE_BASE = 2**60  # structure keys: above every client id Yjs hands out (53 bits)
@@ -41,12 +41,16 @@ def is_structure_key(key: int) -> bool:
     return key >= STRUCTURE_BASE
 
 
-@dataclass(frozen=True, slots=True)
-class EditStamp:
+_SAW_NOTHING: Mapping[int, int] = MappingProxyType({})
+
+
+class EditStamp(NamedTuple):
+    """One edit's stamp (a NamedTuple: immutable, and cheap to make per keystroke)."""
+
     client: int
     first: int  # count of the first change in this edit (an envelope may carry several)
     last: int
-    seen: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
+    seen: Mapping[int, int] = _SAW_NOTHING
 
     def saw(self, other: EditStamp) -> bool:
         """Had this edit's author integrated all of `other` (an edit may span several

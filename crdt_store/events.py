@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Hashable
+from typing import Callable, Hashable, NamedTuple
 
 from .edit_clock import EditStamp
 from .identity import Author
@@ -39,9 +39,9 @@ class Origin:
     initiator: Hashable | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeEvent:
-    """One committed change to one document.
+class ChangeEvent(NamedTuple):
+    """One committed change to one document (a NamedTuple: immutable, and cheap to
+    make on every keystroke).
 
     For notes, `ops` are the body's splices in code points, applied in order to the
     text as it was before; `ops is None` means the change could not be expressed as

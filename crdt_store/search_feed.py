@@ -59,7 +59,8 @@ class SearchFeed:
         """A note's list entry was re-derived: index the same snapshot."""
         self.index.update(_document(summary.note_id, summary.notebook_id, notebook_name,
                                     text, summary.created, summary.modified, summary.trashed,
-                                    state, self._authors_of(summary.note_id)))
+                                    state, self._authors_of(summary.note_id),
+                                    tags_of_whole_text=summary.tags))
 
     def reconcile(self, rows: list[tuple], notebook_names: dict[str, str]) -> int:
         """Re-index, in the background, every note the index lacks or holds an old version
@@ -120,11 +121,16 @@ class SearchFeed:
 
 def _document(note_id: str, notebook_id: str | None, notebook_name: str, text: str,
               created: float, modified: float, trashed: bool, state: bytes,
-              authors: tuple[str, ...]) -> NoteDocument:
+              authors: tuple[str, ...],
+              tags_of_whole_text: tuple[str, ...] | None = None) -> NoteDocument:
+    """`tags_of_whole_text`: the tags the note list derived from the same text, reused
+    when there is no front matter (deriving them scans the whole note)."""
     body = split_front_matter_leniently(text)[1]
+    tags = (tags_of_whole_text if tags_of_whole_text is not None and body is text
+            else tuple(derive_tags(body)))
     return NoteDocument(
         note_id=note_id, notebook_id=notebook_id, notebook_name=notebook_name,
-        title=derive_title(body), body=text, tags=tuple(derive_tags(body)), authors=authors,
+        title=derive_title(body), body=text, tags=tags, authors=authors,
         created=created, modified=max(created, modified), trashed=trashed,
         version=note_version(state, notebook_id, notebook_name, trashed),
     )

@@ -127,6 +127,7 @@ class Vault:
         self._docs: dict[str, _Loaded] = {}
         self._catalog_docs: dict[str, _Loaded] = {}  # the catalogs among _docs
         self._shared_notebooks: dict[str, bool] = {}  # cache: notebook id -> has relays
+        self._note_shared: dict[str, bool] = {}  # cache: note id -> in a shared notebook
         self._origin: Origin | None = None
         self._local_origins: dict[Hashable | None, Origin] = {}
         self._last_ticket = 0
@@ -312,15 +313,21 @@ class Vault:
     # ---- review ------------------------------------------------------------------------
 
     def _in_shared_notebook(self, note_id: str) -> bool:
-        """Can anyone else edit this note? (Not yet placed: assume so.)"""
+        """Can anyone else edit this note? (Not yet placed: assume so.) Asked a few times
+        per keystroke, so remembered per note until a catalog changes."""
+        shared = self._note_shared.get(note_id)
+        if shared is not None:
+            return shared
         notebook_id = self._placements.home(note_id)
         if notebook_id is None:
-            return True
-        shared = self._shared_notebooks.get(notebook_id)
-        if shared is None:
-            catalog = self._catalog_docs.get(notebook_id)
-            shared = self._shared_notebooks[notebook_id] = (
-                catalog is not None and read_sharing(catalog.doc).shared)
+            shared = True
+        else:
+            shared = self._shared_notebooks.get(notebook_id)
+            if shared is None:
+                catalog = self._catalog_docs.get(notebook_id)
+                shared = self._shared_notebooks[notebook_id] = (
+                    catalog is not None and read_sharing(catalog.doc).shared)
+        self._note_shared[note_id] = shared
         return shared
 
     # ---- authorship and last seen -------------------------------------------------------
@@ -565,7 +572,10 @@ class Vault:
         entries it touched (None: re-read the whole catalog)."""
         placed: tuple[str, ...] = ()
         if loaded.kind is DocKind.NOTE:
-            self._seen_authors.setdefault(loaded.doc_id, set()).add(origin.author.name)
+            authors = self._seen_authors.get(loaded.doc_id)
+            if authors is None:
+                authors = self._seen_authors[loaded.doc_id] = set()
+            authors.add(origin.author.name)
             self._list.touch(loaded.doc_id, wall_time)
         else:
             placed = self._reread_catalog(loaded, notes)
@@ -637,8 +647,9 @@ class Vault:
 
         Out-of-range ops raise ValueError before anything changes.
         """
-        self._require_writable()
-        loaded = self._note(note_id)
+        if self.read_only:
+            self._require_writable()
+        loaded = self._docs.get(note_id) or self._note(note_id)
         ops = tuple(ops)
         if not ops:
             return self._last_ticket
@@ -651,11 +662,13 @@ class Vault:
             current = str(text)
             byte_ops = ops_to_utf8(current, ops)
             loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
-        removed = None  # what it deletes travels with it to collaborators (review panel):
-        if any(op.delete for op in ops) and self._in_shared_notebook(note_id):  # shared only
+        # What it deletes travels with it to collaborators (review panel): shared only.
+        if not any(op.delete for op in ops):
+            removed: str | None = ""
+        elif self._in_shared_notebook(note_id):
             removed = removed_text(current if current is not None else str(text), ops)
-        elif not any(op.delete for op in ops):
-            removed = ""
+        else:
+            removed = None
         origin = self.local_origin(initiator)
         before = self._last_ticket
         self._origin = origin
@@ -919,6 +932,7 @@ class Vault:
         ):
             catalog = self._load(doc_id, DocKind.CATALOG)
             self._placements.reload(doc_id, catalog.doc)
+        self._note_shared.clear()
 
     def _catalogs(self) -> list[_Loaded]:
         return list(self._catalog_docs.values())
@@ -928,6 +942,7 @@ class Vault:
         """Re-read a changed catalog; returns the notes whose placement changed."""
         self._names = None
         self._shared_notebooks.pop(catalog.doc_id, None)
+        self._note_shared.clear()
         if notes is None:
             changed = self._placements.reload(catalog.doc_id, catalog.doc)
         else:

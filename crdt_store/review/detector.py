@@ -345,7 +345,7 @@ def _combined(runs: list[EditRun]) -> EditRun:
     runs = sorted(runs, key=lambda r: r.start)
     first, last = runs[0], max(runs, key=lambda r: r.stamp.last)
     combined = replace(first.copy(), start=runs[0].start, end=max(r.end for r in runs),
-                       stamp=replace(last.stamp, first=min(r.stamp.first for r in runs)),
+                       stamp=last.stamp._replace(first=min(r.stamp.first for r in runs)),
                        inserted="".join(r.inserted for r in runs),
                        deleted="".join(r.deleted for r in runs),
                        complete=all(r.complete for r in runs), time=last.time)

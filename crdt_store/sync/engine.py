@@ -705,7 +705,7 @@ class SyncEngine:
         elif stamp is None or pending.stamp is None:
             pending.stamp = None  # a whole-document resend is not one edit
         else:  # what the first change had seen; counts up to the last
-            pending.stamp = replace(pending.stamp, last=stamp.last)
+            pending.stamp = pending.stamp._replace(last=stamp.last)
         pending.updates.append(update)
         if pending.removed is not None and removed is not None:
             pending.removed += removed
