@@ -296,6 +296,7 @@ class Vault:
                              "writing to this vault; search in that window instead.")
         self.refresh_index()
         index = self._search.index
+        index.hurry()  # what was typed in a long note a moment ago may be cooling down
         return lambda: index.search(query, limit=limit, trash=trash)
 
     @property
@@ -663,7 +664,7 @@ class Vault:
             byte_ops = ops_to_utf8(current, ops)
             loaded.ascii = current.isascii() and all(op.insert.isascii() for op in ops)
         # What it deletes travels with it to collaborators (review panel): shared only.
-        if not any(op.delete for op in ops):
+        if not (ops[0].delete if len(ops) == 1 else any(op.delete for op in ops)):
             removed: str | None = ""
         elif self._in_shared_notebook(note_id):
             removed = removed_text(current if current is not None else str(text), ops)

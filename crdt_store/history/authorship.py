@@ -674,7 +674,9 @@ class Authorship:
         if event.kind is DocKind.CATALOG:
             self.directory.forget_members()
             return
-        recent = self._recent.setdefault(event.doc_id, [])
+        recent = self._recent.get(event.doc_id)
+        if recent is None:
+            recent = self._recent[event.doc_id] = []
         recent.append((event.ticket, event.wall_time, event.update))
         self._held += 1
         if len(recent) > 256 and event.doc_id in self._timelines:

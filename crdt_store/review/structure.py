@@ -105,6 +105,8 @@ class StructureWatcher:
         self._parsed: dict[str, Seen | None] = {}  # a few entries' JSON, read once
 
     def on_change(self, event: ChangeEvent) -> None:
+        if event.kind is DocKind.NOTE and event.origin.source is Source.LOCAL:
+            return  # typing here: nothing to consider (and the catalog names this author)
         author = event.origin.author
         self._authors[author.client_id] = (author.name, author.device_id)
         if event.kind is DocKind.CATALOG:

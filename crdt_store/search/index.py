@@ -4,8 +4,8 @@
 work, then applies what is queued (up to ``MAX_BATCH`` notes) in one commit.  A note
 just indexed cools down for ``COOLDOWN`` times what indexing it cost, so typing in a
 long note keeps the writer (pure Python, holding the GIL) to about 5% of a core
-instead of re-indexing 100,000 characters every half second; ``flush`` (a search, a
-close) takes cooling notes at once.
+instead of re-indexing 100,000 characters every half second; ``hurry`` (a search)
+and ``flush`` (a close) take cooling notes at once.
 Searches never wait for it: they read the last committed state.  Callbacks
 (``on_progress``, ``on_error``) run on the writer thread, except errors found by a
 search, which are reported on the searching thread; a GUI must hand them over to
@@ -128,12 +128,21 @@ class SearchIndex:
             self._pending[note_id] = (self._seq, fields)
             self._cond.notify_all()
 
+    def hurry(self) -> None:
+        """Commit what is queued now, cooling notes too, without waiting for it (someone
+        is about to search)."""
+        with self._cond:
+            if self._pending:
+                self._urgent = True
+                self._cond.notify_all()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Commit everything queued so far now; wait for it. False on timeout."""
         with self._cond:
             target = self._seq
-            self._urgent = True
-            self._cond.notify_all()
+            if self._pending:
+                self._urgent = True
+                self._cond.notify_all()
             return self._cond.wait_for(
                 lambda: self._done >= target or not self._worker.is_alive(), timeout
             ) and self._done >= target
