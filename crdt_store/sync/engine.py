@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from urllib.parse import urlsplit
 
 from pycrdt import get_state, merge_updates
@@ -122,6 +123,8 @@ class SyncEngine:
         self._ready = False  # owner: the saved notebooks are known (after boot)
         self._deferred: list[Callable[[], None]] = []  # loop: calls that came before boot
         self._calls = 0  # owner → loop calls made ...
+        self._inbox: deque[tuple[int, Callable, tuple]] = deque()  # ... and not yet run
+        self._inbox_woken = False  # a _run_inbox is scheduled on the loop
         self._handled_pending = 0
         self._handled = 0  # ... and run, in order (the status is current when equal)
         self._problems: list[str] = []
@@ -159,6 +162,8 @@ class SyncEngine:
         if self._thread is not None:
             return
         self._stopped = False
+        self._inbox.clear()  # calls a stopped loop never ran (the boot redoes their work)
+        self._inbox_woken = False
         self._unsubscribe = self.vault.subscribe(self._on_change)
         self._thread = threading.Thread(target=self._run_loop, name="plait-sync", daemon=True)
         self._thread.start()
@@ -313,24 +318,37 @@ class SyncEngine:
         self.vault.post(lambda: None if self._stopped else callback())
 
     def _call(self, function, *args) -> None:
-        """Run `function(*args)` on the loop; the status published after it counts it."""
-        if self._loop is None:
+        """Run `function(*args)` on the loop, in order; the status published after it
+        counts it. Calls queue in an inbox and the loop is woken once per batch: waking
+        it is a write to its self-pipe, which per keystroke cost typing in a shared
+        note more than all the rest of its work."""
+        loop = self._loop
+        if loop is None:
             raise PlaitError("Sync is not running.")
         self._calls += 1
-        number = self._calls
+        self._inbox.append((self._calls, function, args))
+        if not self._inbox_woken:
+            self._inbox_woken = True
+            loop.call_soon_threadsafe(self._run_inbox)
 
-        def run() -> None:
+    def _run_inbox(self) -> None:
+        """Run every call in the inbox (loop thread)."""
+        self._inbox_woken = False  # first: a call queued from now on wakes the loop again
+        inbox = self._inbox
+        while inbox:
+            number, function, args = inbox.popleft()
             if not self._booted.is_set():  # the state is still being opened
-                self._deferred.append(run)
-                return
-            try:
-                if self._state is not None:  # None: the sync state could not be opened
-                    function(*args)
-            finally:
-                self._handled_pending = number  # counted once the status is recomputed
-                self._publish()
+                self._deferred.append(partial(self._run_call, number, function, args))
+                continue
+            self._run_call(number, function, args)
 
-        self._loop.call_soon_threadsafe(run)
+    def _run_call(self, number: int, function, args: tuple) -> None:
+        try:
+            if self._state is not None:  # None: the sync state could not be opened
+                function(*args)
+        finally:
+            self._handled_pending = number  # counted once the status is recomputed
+            self._publish()
 
     # ---- local changes → loop (owner thread) ----------------------------------------
 
