@@ -13,7 +13,8 @@ document only once the copy took it, still reads, and can still be encoded (pycr
 accepts some updates after which the document's own state no longer encodes). The copy follows the live
 document's local changes by their update bytes (microseconds each), so a merge costs
 two applies rather than a full copy per merge; the copy is made on the first merge a
-document receives and remade after any failure.
+document receives and remade after any failure. Only the most recently merged
+documents keep theirs between merges (the vault's REHEARSAL_COPIES).
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ class Rehearsal:
             guarded(lambda: str(body), "update could not be applied (the note would not read)")
         self._copy = copy
 
+    @property
+    def holds_copy(self) -> bool:
+        return self._copy is not None
+
     def forget(self) -> None:
-        """The live document and the copy may differ now (a failed live merge)."""
+        """Drop the copy, to be made again at the next merge: the live document and the
+        copy may differ now (a failed live merge), or the memory is wanted back."""
         self._copy = None
 
     def _fresh_copy(self) -> Doc:

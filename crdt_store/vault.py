@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 
 EMPTY_UPDATE = b"\x00\x00"
 PRIVATE_MADE_ON = b"\x00"  # ChangeEvent.made_on of a local change to a note no one shares
+# Documents that keep their rehearsal copy between merges: the most recently merged.
+# A join merges into thousands of notes once each; without a bound every one of them
+# would stay in memory twice.
+REHEARSAL_COPIES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,7 @@ class Vault:
         self._catalog_docs: dict[str, _Loaded] = {}  # the catalogs among _docs
         self._shared_notebooks: dict[str, bool] = {}  # cache: notebook id -> has relays
         self._note_shared: dict[str, bool] = {}  # cache: note id -> in a shared notebook
+        self._rehearsed: OrderedDict[str, Rehearsal] = OrderedDict()  # hold a copy, LRU
         self._origin: Origin | None = None
         self._local_origins: dict[Hashable | None, Origin] = {}
         self._last_ticket = 0
@@ -217,6 +222,7 @@ class Vault:
                 loaded.subscription = None
         self._docs.clear()
         self._catalog_docs.clear()
+        self._rehearsed.clear()
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Bring the index up to date and wait until every change so far is on disk."""
@@ -797,6 +803,7 @@ class Vault:
                       else self._create_doc(doc_id, kind, wall_time))
         origin = Origin(Source.REMOTE, author, initiator)
         loaded.rehearsal.rehearse(update)  # a failure here leaves the live document as it was
+        self._keep_rehearsal(doc_id, loaded.rehearsal)
 
         def merge() -> None:
             try:
@@ -824,6 +831,14 @@ class Vault:
             return None
         return self._after_change(loaded, origin, ops, update, wall_time, made_on=made_on,
                                   removed=removed)
+
+    def _keep_rehearsal(self, doc_id: str, rehearsal: Rehearsal) -> None:
+        """Let the least recently merged documents beyond REHEARSAL_COPIES drop their
+        copies (remade, from the live document, at their next merge)."""
+        self._rehearsed[doc_id] = rehearsal
+        self._rehearsed.move_to_end(doc_id)
+        while len(self._rehearsed) > REHEARSAL_COPIES:
+            self._rehearsed.popitem(last=False)[1].forget()
 
     def run_tracked(
         self, note_id: str, action: Callable[[], object], *, initiator: Hashable | None = None

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from crdt_store.events import DocKind, Source
 from crdt_store.unicode_offsets import TextOp, apply_ops
+from crdt_store import vault as vault_module
 from crdt_store.vault import Vault
 
 from .conftest import sync_both, sync_once
@@ -73,6 +74,30 @@ def test_an_edit_that_arrives_ahead_of_a_gap_is_published(tmp_path) -> None:
             seen.clear()
             assert followed == b.note_text(note)
         assert followed == a.note_text(note) == "AAAA\nCCCC\nbase BBBB\nline\nsecond\n"
+
+
+def test_only_the_most_recently_merged_documents_keep_a_rehearsal_copy(
+        tmp_path, monkeypatch) -> None:
+    """Every merge is rehearsed on a copy of the document first; a join merges into
+    thousands of documents once each, so only the last REHEARSAL_COPIES keep theirs."""
+    monkeypatch.setattr(vault_module, "REHEARSAL_COPIES", 2)
+    with Vault(tmp_path / "a") as a, Vault(tmp_path / "b") as b:
+        nb = a.create_notebook("N")
+        notes = [a.create_note(nb, f"note {i} é😀\n") for i in range(4)]
+        sync_once(a, b)
+        docs = [nb, *notes]
+
+        def holding() -> list[str]:
+            return [d for d in docs if b._docs[d].rehearsal.holds_copy]
+
+        assert len(holding()) == 2
+        dropped = next(n for n in notes if n not in holding())
+        a.edit(dropped, [TextOp(0, 0, "Edited ")])
+        b.apply_remote_update(dropped, DocKind.NOTE,  # its copy is made again
+                              a.encode_state(dropped, b.state_vector(dropped)),
+                              author=a.author, wall_time=time.time())
+        assert b.note_text(dropped) == a.note_text(dropped)
+        assert dropped in holding() and len(holding()) == 2
 
 
 def test_remote_notes_and_notebooks_appear_and_persist(tmp_path) -> None:
