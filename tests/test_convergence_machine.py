@@ -587,6 +587,27 @@ def test_a_delete_made_without_sync_goes_out_after_a_restart(devices, relay) -> 
     devices.settle()
 
 
+def test_a_delete_in_a_new_note_goes_out_after_a_restart(devices, relay) -> None:
+    # Found by the machine (--long): Bo creates a note and types into it at once, so the
+    # note sent whole and the typing go out in one envelope. That envelope recorded no
+    # edit count for the note, so after Bo cut text with sync stopped (a delete only,
+    # which leaves the state vector where it was) nothing told the cut was unsent.
+    a, b, notebook, _ = shared_pair(devices, relay.url)
+    note = b.vault.create_note(notebook, "# New 4\n")
+    b.vault.append_text(note, "mkbo00001z\n")
+    assert devices.pump_until(lambda: a.vault.document_kind(note) is not None
+                              and a.vault.note_text(note) == "# New 4\nmkbo00001z\n")
+    devices.settle()
+    b.engine.stop()
+    b.engine = None
+    b.vault.edit(note, [TextOp(1, 6, "")])  # " New 4"
+    b.vault.flush()
+    _restart_engine(devices, b)
+    assert devices.pump_until(lambda: a.vault.note_text(note) == "#\nmkbo00001z\n",
+                              timeout=10), a.vault.note_text(note)
+    devices.settle()
+
+
 def test_work_posted_by_a_stopped_engine_is_dropped_and_done_after_a_restart(devices,
                                                                               relay) -> None:
     # Found by the machine: an engine had posted merges to its vault's owner thread and

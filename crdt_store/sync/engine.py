@@ -85,6 +85,7 @@ class _Outgoing:
     stamp: EditStamp | None = None  # covers every change gathered (None: not an edit)
     clock: dict[int, int] | None = None  # whole documents: the edit clock they carry
     removed: str | None = ""  # the text the gathered changes removed (None: unknown, or long)
+    own_count: int = 0  # the highest edit count of this device among them (0: none known)
 
 
 @dataclass
@@ -461,11 +462,11 @@ class SyncEngine:
             for doc_id, state in sorted(states.items(), key=lambda item: item[0] != notebook_id):
                 before = sent.get(doc_id)
                 have, outboxed = decode_state_vector(state), decode_state_vector(before or b"\x00")
-                # (no count on record for a document sent before counts were kept)
-                sent_count = counts.get(doc_id, 0 if before is None else None)
+                # No count on record (sent before counts were kept, or by an engine that
+                # lost one) counts as none: an edit of this device is sent again, once,
+                # rather than perhaps never.
                 if (any(have.get(c, 0) > outboxed.get(c, 0) for c in own)
-                        or (sent_count is not None
-                            and self.vault.edit_clock(doc_id).get(client, 0) > sent_count)):
+                        or self.vault.edit_clock(doc_id).get(client, 0) > counts.get(doc_id, 0)):
                     todo.append((doc_id, before))
             self._send_in_turns(notebook_id, todo)
 
@@ -731,6 +732,10 @@ class SyncEngine:
             pending.removed = None
         pending.wall_time = wall_time
         pending.state = state
+        client = self._author.client_id
+        own = (stamp.last if stamp is not None and stamp.client == client
+               else (clock or {}).get(client, 0))
+        pending.own_count = max(pending.own_count, own)
         if clock:
             merged = dict(pending.clock or {})
             for client, count in clock.items():
@@ -797,12 +802,9 @@ class SyncEngine:
         self._publish()
 
     def _own_count(self, pending: _Outgoing) -> dict[str, int]:
-        """This device's edit count of the document that the batch covers, if known."""
-        client = self._author.client_id
-        if pending.stamp is not None and pending.stamp.client == client:
-            return {pending.doc_id: pending.stamp.last}
-        count = (pending.clock or {}).get(client)
-        return {pending.doc_id: count} if count else {}
+        """This device's edit count of the document that the batch covers, if known: the
+        highest of everything it gathered (a note sent whole and typing that joined it)."""
+        return {pending.doc_id: pending.own_count} if pending.own_count else {}
 
     # ---- LinkHandler (called by RelayLink on the loop) ------------------------------
 
