@@ -564,13 +564,21 @@ def test_a_delete_made_while_sync_was_stopped_goes_out_when_it_starts(devices, r
     # nothing, so the note's state vector stays where it was) and came back. Its engine
     # looked only at state vectors for what was left to send, so the cut never synced.
     a, b, _, note = shared_pair(devices, relay.url, "# Title\nkeep this, cut this\n")
-    b.engine.stop()
-    b.engine = None
-    b.vault.edit(note, [TextOp(17, 10, "")])  # ", cut this"
-    b.vault.flush()
-    _restart_engine(devices, b)
-    assert devices.pump_until(lambda: a.vault.note_text(note) == "# Title\nkeep this\n",
-                              timeout=10), a.vault.note_text(note)
+    _cut_with_sync_stopped(devices, b, a, note, TextOp(17, 10, ""),  # ", cut this"
+                           "# Title\nkeep this\n")
+
+
+def _cut_with_sync_stopped(devices: Devices, cutter: Device, other: Device, note: str,
+                           cut: TextOp, expected: str) -> None:
+    """`cutter` deletes text while its sync is stopped, then starts it again: `other`
+    must end up with the cut."""
+    cutter.engine.stop()
+    cutter.engine = None
+    cutter.vault.edit(note, [cut])
+    cutter.vault.flush()
+    _restart_engine(devices, cutter)
+    assert devices.pump_until(lambda: other.vault.note_text(note) == expected,
+                              timeout=10), other.vault.note_text(note)
     devices.settle()
 
 
@@ -598,14 +606,7 @@ def test_a_delete_in_a_new_note_goes_out_after_a_restart(devices, relay) -> None
     assert devices.pump_until(lambda: a.vault.document_kind(note) is not None
                               and a.vault.note_text(note) == "# New 4\nmkbo00001z\n")
     devices.settle()
-    b.engine.stop()
-    b.engine = None
-    b.vault.edit(note, [TextOp(1, 6, "")])  # " New 4"
-    b.vault.flush()
-    _restart_engine(devices, b)
-    assert devices.pump_until(lambda: a.vault.note_text(note) == "#\nmkbo00001z\n",
-                              timeout=10), a.vault.note_text(note)
-    devices.settle()
+    _cut_with_sync_stopped(devices, b, a, note, TextOp(1, 6, ""), "#\nmkbo00001z\n")
 
 
 def test_work_posted_by_a_stopped_engine_is_dropped_and_done_after_a_restart(devices,
