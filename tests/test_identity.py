@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 
+from crdt_store.keys import KeyStore
 from crdt_store.statevector import decode_state_vector
+from crdt_store.sync.engine import SyncEngine
 from crdt_store.sync.invite import parse_invite
+from crdt_store.sync.state import SyncState
 from crdt_store.unicode_offsets import TextOp
 from crdt_store.vault import Vault
 
 from .conftest import sync_both
 from .invariants import MarkerLog, check_nothing_lost, wait_converged
+from .keyring_fixtures import MemoryKeyring
 from .sync_helpers import Device, shared_pair
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -195,3 +200,38 @@ def test_a_copy_whose_database_is_older_than_its_sync_state_fetches_again(device
     assert any("copied" in n.message for n in copy.vault.notices)
     assert devices.pump_until(lambda: copy.vault.note_text(note) == "first\nsecond\n",
                               timeout=20), copy.vault.note_text(note)
+
+
+def test_an_engine_stopped_while_it_opens_its_state_leaves_it_intact(tmp_path,
+                                                                    monkeypatch) -> None:
+    # Found by the long convergence run (a segfault): stop() closed the sync state while
+    # the engine's boot was still writing to it on a worker thread (adopt_client).
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    real = SyncState.adopt_client
+
+    def slow_adopt(self, client_id):
+        entered.set()
+        release.wait(10)
+        try:
+            return real(self, client_id)
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(SyncState, "adopt_client", slow_adopt)
+    with Vault(tmp_path / "v") as vault:
+        engine = SyncEngine(vault, KeyStore(MemoryKeyring(), timeout=5.0))
+        engine.start()
+        assert entered.wait(10)
+        engine.stop()  # while the boot is inside adopt_client
+        release.set()
+        monkeypatch.setattr(SyncState, "adopt_client", real)
+        assert finished.wait(10)
+        assert failures == []
+        again = SyncEngine(vault, KeyStore(MemoryKeyring(), timeout=5.0))
+        again.start()
+        assert again.wait_ready(10)
+        again.stop()

@@ -579,19 +579,24 @@ class SyncEngine:
 
     async def _boot(self) -> None:
         try:
-            self._state = await asyncio.to_thread(SyncState, self.vault.path)
+            state = await asyncio.to_thread(SyncState, self.vault.path)
         except StorageError as exc:
             self._report(str(exc))
             self._post(lambda: setattr(self, "_ready", True))
             self._finish_boot()
             return
-        state = self._state
         try:
             if await asyncio.to_thread(state.adopt_client, self._author.client_id):
                 log.warning("sync state of a copied or restored vault: fetching everything "
                             "from the relays again")
         except StorageError as exc:
             self._report(str(exc))
+        # Only now the engine's: a stop() meanwhile closes the state it holds, and closing
+        # a connection another thread is writing through crashed the process.
+        if self._stopped:
+            state.close()
+            return
+        self._state = state
         self._notebooks = state.notebooks()
         self._received = state.received_ids()
         for key, (seq, synced) in state.cursors().items():
