@@ -654,9 +654,8 @@ class Vault:
 
         Out-of-range ops raise ValueError before anything changes.
         """
-        if self.read_only:
-            self._require_writable()
-        loaded = self._docs.get(note_id) or self._note(note_id)
+        self._require_writable()
+        loaded = self._note(note_id)
         ops = tuple(ops)
         if not ops:
             return self._last_ticket
