@@ -141,6 +141,19 @@ def traced(step):
     return run
 
 
+def send_missing(source: Vault, target: Vault) -> int:
+    """Send target, as diffs, everything source has that it lacks (a direct path, such
+    as two devices on one network); how many documents it took."""
+    sent = 0
+    for doc_id, kind in source.documents():
+        update = source.encode_state(doc_id, target.state_vector(doc_id))
+        if update != EMPTY_UPDATE:
+            target.apply_remote_update(doc_id, kind, update, author=source.author,
+                                       wall_time=time.time(), clock=source.edit_clock(doc_id))
+            sent += 1
+    return sent
+
+
 @dataclass(frozen=True)
 class Message:
     """One local change of a vault, as another vault would receive it directly."""
@@ -406,14 +419,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.deliver(pick=pick, share=1.0, drop=0.0, duplicate=0.0, seed=seed)
 
     def _exchange(self, source: Vault, target: Vault) -> None:
-        """Send target, as diffs, everything source has that it lacks."""
-        for doc_id, kind in source.documents():
-            update = source.encode_state(doc_id, target.state_vector(doc_id))
-            if update != EMPTY_UPDATE:
-                target.apply_remote_update(doc_id, kind, update, author=source.author,
-                                           wall_time=time.time(),
-                                           clock=source.edit_clock(doc_id))
-                self.totals["full-state diffs"] += 1
+        self.totals["full-state diffs"] += send_missing(source, target)
 
     @precondition(lambda self: self.ready)
     @rule(a=st.integers(0, 4), b=st.integers(0, 4))
@@ -647,3 +653,39 @@ def test_edits_right_after_a_move_reach_members_of_both_notebooks(devices, relay
             divergence(devices.devices))
         devices.settle()
     assert x.vault.note_text(note).count("right after move") == 3
+
+
+def test_an_edit_heard_before_the_move_it_follows_merges_once_the_move_arrives(
+        devices, relay) -> None:
+    # Found by the machine (--long): Ada moved a note to another notebook while her sync
+    # was stopped, and Ed took her vault's state over a direct path and edited the note,
+    # so his edit went out through the new notebook. Bo heard the edit before the move:
+    # to him the note was still in the old notebook, so he rejected it ("it writes a
+    # note that belongs to another notebook"), and nothing ever sent it again.
+    a, b, e = devices.add("Ada"), devices.add("Bo"), devices.add("Ed")
+    old, new = a.vault.create_notebook("Old"), a.vault.create_notebook("New")
+    note = a.vault.create_note(old, "base\n")
+    for notebook in (old, new):
+        link = a.engine.share(notebook, (relay.url,)).link()
+        for device in (b, e):
+            device.engine.join(parse_invite(link))
+    assert devices.pump_until(lambda: all(d.vault.notebook_of(note) == old
+                                          and d.vault.note_text(note) == "base\n"
+                                          for d in (b, e)), timeout=30)
+    devices.settle()
+    a.engine.stop()
+    a.engine = None
+    a.vault.move_note(note, new)
+    send_missing(a.vault, e.vault)
+    assert e.vault.notebook_of(note) == new
+    e.vault.append_text(note, "from Ed\n")
+    devices.settle()  # Bo has heard Ed's edit, and not the move
+    assert b.vault.notebook_of(note) == old and b.vault.note_text(note) == "base\n"
+    devices.reopen(b)  # what waits for the move must survive a restart
+    _restart_engine(devices, a)
+    assert devices.pump_until(lambda: converged([a.vault, b.vault, e.vault]), timeout=20), (
+        divergence(devices.devices))
+    assert b.vault.notebook_of(note) == new and b.vault.note_text(note) == "base\nfrom Ed\n"
+    assert not b.engine.problems(), b.engine.problems()
+    assert b.engine.debug_state()["parked"] == 0
+    devices.settle()

@@ -261,6 +261,46 @@ def test_a_mass_delete_syncs_and_the_text_before_it_can_be_rebuilt_from_history(
                      f"honest devices: {counts}")
 
 
+def test_a_member_cannot_write_the_notes_of_a_notebook_it_is_not_in(devices, relay,
+                                                                    monkeypatch):
+    """Mallory is in Team, not in Private, and knows the id of a note in Private. An
+    edit of it through Team waits (it may be a move Bo has not heard of yet) and is
+    never merged; past the waiting room's bound such edits are rejected outright."""
+    from crdt_store.sync import parking
+    monkeypatch.setattr(parking, "MAX_PARKED", 3)
+    (a, b), team, notes, link = _shared(devices, relay.url)
+    private = a.vault.create_notebook("Private")
+    secret = a.vault.create_note(private, "# Secret\nonly Ada and Bo\n")
+    b.engine.join(parse_invite(a.engine.share(private, (relay.url,)).link()))
+    assert devices.pump_until(lambda: b.vault.document_kind(secret) is not None
+                              and b.vault.note_text(secret) == "# Secret\nonly Ada and Bo\n")
+    devices.settle()
+    mallory = Mallory(link)
+
+    async def write_into_private() -> int:
+        client = await mallory.connect(relay.url)
+        seq = 0
+        for i in range(5):
+            update = Mallory.insert(a.vault.encode_state(secret), f"MALLORY {i}\n", 4242 + i)
+            seq = (await client.put(team, mallory.seal(secret, update, 4242 + i)))["seq"]
+        await client.close()
+        return seq
+
+    seq = run(write_into_private())
+    assert devices.pump_until(lambda: all(d.engine.received_upto(relay.url, team) >= seq
+                                          for d in (a, b)), timeout=30)
+    for device in (a, b):
+        assert device.vault.note_text(secret) == "# Secret\nonly Ada and Bo\n"
+        assert device.engine.debug_state()["parked"] == 3
+        problems = [p for p in device.engine.problems() if "belongs to another notebook" in p]
+        assert len(problems) == 2, device.engine.problems()
+    a.vault.move_note(notes[0], private)  # a real move: catalog changes retry what waits
+    b.vault.append_text(secret, "Bo was here\n")
+    wait_converged(devices)
+    assert "MALLORY" not in b.vault.note_text(secret)
+    assert b.vault.note_text(secret).endswith("Bo was here\n")
+
+
 @pytest.mark.xfail(strict=True, reason="known limitation: Yjs trusts the client ids inside an "
                    "update, so a member can forge another device's next edits (see docstring)")
 def test_a_member_cannot_forge_another_devices_edits(devices, relay):

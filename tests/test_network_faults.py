@@ -213,6 +213,45 @@ def test_an_envelope_missing_from_the_stream_is_fetched_again(devices, proxy_fac
     devices.settle()
 
 
+def test_an_envelope_missing_from_a_live_stream_is_fetched_again_on_that_connection(
+        devices, proxy_factory):
+    # Found by the middlebox suite in CI: after a lost ENVELOPE the device's status said
+    # "synced" (its idea of the relay's head came only from OPENED and CAUGHT_UP), and
+    # nothing asked for the lost envelope until some later reconnect.
+    proxy = proxy_factory(3)
+    a, b, nb, note = _shared_pair(devices, proxy)
+    connections = proxy.connections
+    proxy.set_plan(_once("drop"))
+    a.vault.append_text(note, "first\n")
+    assert devices.pump_until(lambda: proxy.counts["drop"] == 1)
+    a.vault.append_text(note, "second\n")
+    assert devices.pump_until(lambda: b.vault.note_text(note) == "start\nfirst\nsecond\n",
+                              timeout=20), b.vault.note_text(note)
+    assert proxy.connections == connections  # fetched again without reconnecting
+    devices.settle()
+    assert b.engine.status()[nb].state == "synced"
+
+
+def test_an_edit_that_overtakes_its_notebooks_open_is_sent_again_on_that_connection(
+        devices, proxy_factory):
+    # A middlebox that reorders frames let a PUT reach the relay before the OPEN sent
+    # ahead of it. The relay refuses a PUT before OPEN; the device took that for a
+    # refused token, told the user so, and kept the edit queued until a reconnect.
+    proxy = proxy_factory(4)
+    a, b, _nb, note = _shared_pair(devices, proxy)
+    proxy.set_plan(FaultPlan(reorder=1.0, directions=("up",), max_faults=1,
+                             only=frozenset({FrameType.OPEN, FrameType.PUT})))
+    devices.reopen(b)
+    assert devices.pump_until(lambda: proxy.counts["reorder"] == 1)  # B's OPEN is held
+    connections = proxy.connections
+    b.vault.append_text(note, "from Bo\n")  # its PUT goes ahead of the OPEN
+    assert devices.pump_until(lambda: a.vault.note_text(note) == "start\nfrom Bo\n",
+                              timeout=20), a.vault.note_text(note)
+    assert proxy.connections == connections
+    assert not [p for p in b.engine.problems() if "refused" in p], b.engine.problems()
+    devices.settle()
+
+
 def test_a_note_listed_before_its_document_arrives_is_stored_as_a_document(tmp_path):
     # Found by the network-fault suite (--long): when a catalog entry arrived before the
     # note's own update, the note list loaded the listed note as an empty document, and

@@ -50,6 +50,7 @@ from .envelope import (
 )
 from .invite import Invite, InviteError, make_invite
 from .keymaterial import DeviceKey, NotebookKey
+from .parking import Parked, ParkingLot
 from .relay_link import RelayLink
 from .state import SyncState
 from .status import NotebookStatus, summarize
@@ -65,10 +66,12 @@ SEAL_CHUNK = 200  # envelopes sealed before the loop gets a turn
 SEND_TURN = 50  # whole documents read and handed over per turn of the owner thread
 SNAPSHOT_EVERY = 1000  # envelopes in a relay's log past its snapshot before offering one
 SNAPSHOT_ITEM = "snapshot"  # stands in the incoming queue for a snapshot being fetched
+GAP_WAIT = 1.0  # seconds an envelope missing from a live stream is waited for, then refetched
 # One document's update from a member: far above any edit, and above the whole state of
 # a note at import's 8 MB limit with its history (relays pass 4 MB by default). A
 # bigger one (from a member, through a relay that lets it pass) is rejected, not merged.
 MAX_INCOMING_UPDATE = 16 * 1024 * 1024
+ELSEWHERE = "it writes a note that belongs to another notebook"  # as far as this device knows
 
 
 @dataclass
@@ -95,6 +98,17 @@ class _Incoming:
     seq: int
     envelope_id: str
     ticket: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """An envelope from a relay, opened, on its way to the vault."""
+
+    url: str
+    notebook_id: str
+    item: _Incoming
+    opened: Opened
+    envelope: bytes
 
 
 class SyncEngine:
@@ -142,6 +156,7 @@ class SyncEngine:
         self._heads: dict[tuple[str, str], int] = {}
         self._received: dict[str, tuple[str, int]] = {}
         self._incoming: dict[tuple[str, str], deque[_Incoming]] = {}
+        self._gaps: dict[tuple[str, str], tuple[int, float]] = {}  # -> (cursor, seen since)
         self._own_seqs: dict[tuple[str, str], set[int]] = {}  # acknowledged, not yet passed
         self._snapshots: dict[tuple[str, str], int] = {}  # relay's snapshot covers up to
         self._unacked: dict[str, dict[str, str]] = {}  # relay -> envelope id -> notebook
@@ -149,7 +164,8 @@ class SyncEngine:
         self._sealing_set: set[tuple[str, str]] = set()
         self._flush_scheduled = False
         self._publish_scheduled = False
-        self._to_apply: list[tuple[str, str, _Incoming, Opened]] = []
+        self._to_apply: list[_Received] = []
+        self._parking: ParkingLot | None = None  # set at boot, with the state
         self._outgoing: dict[tuple[str, str], _Outgoing] = {}
         self._counter = 0
         self._keys_loading = False  # the device key is being fetched for a first notebook
@@ -233,6 +249,7 @@ class SyncEngine:
             "link_queue": {u: (len(l._queue), len(l._unacked), sorted(l.opened))
                            for u, l in self._links.items()},
             "to_apply": len(self._to_apply), "outgoing": list(self._outgoing),
+            "parked": len(self._parking or ()),
             "links": {u: (l.connected, sorted(l.caught_up), l.error) for u, l in self._links.items()},
         }
 
@@ -355,6 +372,8 @@ class SyncEngine:
 
     def _on_change(self, event: ChangeEvent) -> None:
         kind = event.kind
+        if kind is DocKind.CATALOG and self._parking is not None and len(self._parking):
+            self._call(self._retry_parked)  # the move a parked envelope waits for, perhaps
         notebook_id = event.doc_id if kind is DocKind.CATALOG else self.vault.notebook_of(event.doc_id)
         local = event.origin.source is Source.LOCAL
         for note_id in event.placed:
@@ -483,14 +502,32 @@ class SyncEngine:
 
     # ---- remote envelopes → vault (owner thread) ------------------------------------
 
-    def _apply_batch(self, batch: list[tuple[str, str, _Incoming, Opened]]) -> None:
+    def _apply_batch(self, batch: list[_Received]) -> None:
         errors: list[str] = []
-        for url, notebook_id, item, opened in batch:
-            problem = self._apply_one(notebook_id, opened)
+        parked: list[tuple[_Received, str]] = []  # and what to say should the lot be full
+        for received in batch:
+            problem = self._apply_one(received.notebook_id, received.opened)
+            if problem is ELSEWHERE:
+                parked.append((received, self._rejection(received, problem)))
+            elif problem is not None:
+                errors.append(self._rejection(received, problem))
+        self._call(self._applied, batch, self.vault.last_ticket, errors, parked)
+
+    def _apply_parked(self, waiting: list[Parked]) -> None:
+        """Try parked envelopes again: those whose note is placed here now merge."""
+        done, errors = [], []
+        for parked in waiting:
+            problem = self._apply_one(parked.notebook_id, parked.opened)
+            if problem is ELSEWHERE:
+                continue
+            done.append(parked.opened.envelope_id)
             if problem is not None:
-                errors.append(f"Rejected an update from {opened.meta.name} in "
-                              f"{self._describe(notebook_id)} (relay {url}): {problem}")
-        self._call(self._applied, batch, self.vault.last_ticket, errors)
+                errors.append(self._rejection(parked, problem))
+        self._call(self._unparked, done, self.vault.last_ticket, errors)
+
+    def _rejection(self, received: _Received | Parked, problem: str) -> str:
+        return (f"Rejected an update from {received.opened.meta.name} in "
+                f"{self._describe(received.notebook_id)} (relay {received.url}): {problem}")
 
     def _apply_one(self, notebook_id: str, opened: Opened) -> str | None:
         meta = opened.meta
@@ -510,7 +547,7 @@ class SyncEngine:
                     return ("it edits a note that was moved out of that notebook meanwhile; "
                             f"{meta.name}'s device sends the edit again through the note's new "
                             "notebook once it hears of the move, if it has that notebook")
-                return "it writes a note that belongs to another notebook"
+                return ELSEWHERE  # parked until a catalog change places it here
             # Listed here too: halfway through a move into this notebook, whose entry came
             # (on this stream) before this update, and the old entry's deletion not yet.
             # The move's count is learned from the catalog, as the review panel expects.
@@ -536,8 +573,8 @@ class SyncEngine:
             problem = self._apply_one(notebook_id, replace(opened, meta=meta, update=doc.update))
             if problem is not None:
                 errors.append(f"Rejected part of a snapshot from relay {url}: {problem}")
-        self._call(self._applied, [(url, notebook_id, item, opened)], self.vault.last_ticket,
-                   errors)
+        self._call(self._applied, [_Received(url, notebook_id, item, opened, b"")],
+                   self.vault.last_ticket, errors, [])
 
     def _snapshot_docs(self, notebook_id: str, loop: asyncio.AbstractEventLoop,
                        result: asyncio.Future) -> None:
@@ -615,6 +652,9 @@ class SyncEngine:
                     self._nb_keys[notebook_id] = key
         except PlaitError as exc:
             self._keyring_error = str(exc)
+        self._parking = ParkingLot(state)
+        self._parking.load(self._nb_keys, MAX_INCOMING_UPDATE)
+        self._retry_parked()
         notebooks = dict(self._notebooks)
 
         def adopt_saved() -> None:
@@ -857,6 +897,7 @@ class SyncEngine:
         queue = self._incoming.setdefault((url, notebook_id), deque())
         item = _Incoming(seq, env_id)
         queue.append(item)
+        self._heads[(url, notebook_id)] = max(seq, self._heads.get((url, notebook_id), 0))
         seen = self._received.get(env_id)
         if seen is not None:
             if seen[0] == url and seen[1] not in (0, seq):
@@ -885,7 +926,7 @@ class SyncEngine:
         # vault before it was restored from a backup. Its edits are not all here.)
         if not self._to_apply:
             asyncio.get_running_loop().call_soon(self._post_applies)
-        self._to_apply.append((url, notebook_id, item, opened))
+        self._to_apply.append(_Received(url, notebook_id, item, opened, envelope))
 
     def _post_applies(self) -> None:
         batch, self._to_apply = self._to_apply, []
@@ -895,13 +936,46 @@ class SyncEngine:
             self._post(lambda chunk=chunk: self._apply_batch(chunk))
         self._publish()
 
-    def _applied(self, batch: list, ticket: int, errors: list[str]) -> None:
+    def _applied(self, batch: list[_Received], ticket: int, errors: list[str],
+                 parked: list[tuple[_Received, str]]) -> None:
         self._in_flight -= len(batch)
-        for _url, _nb, item, _opened in batch:
-            item.ticket = ticket
+        for received in batch:
+            received.item.ticket = ticket
+        assert self._parking is not None
+        for received, rejection in parked:
+            if self._parking.park(Parked(received.url, received.notebook_id, received.opened,
+                                         received.envelope)):
+                log.info("parked an update for note %s: it is not in %s here (yet)",
+                         received.opened.meta.doc_id, received.notebook_id)
+            else:
+                errors.append(rejection)
+        if parked:
+            self._retry_parked()  # a catalog change in the same batch may have placed it
         for error in errors:
             self._report(error)
         self._publish()
+
+    def _retry_parked(self) -> None:
+        """A catalog changed: parked envelopes go to the owner thread to merge, if they can."""
+        lot = self._parking
+        if lot is None or not len(lot):
+            return
+        if lot.retrying:
+            lot.retry_again = True
+            return
+        lot.retrying = True
+        waiting = lot.waiting()
+        self._post(lambda: self._apply_parked(waiting))
+
+    def _unparked(self, done: list[str], ticket: int, errors: list[str]) -> None:
+        assert self._parking is not None
+        self._parking.retrying = False
+        self._parking.merged(done, ticket)
+        for error in errors:
+            self._report(error)
+        if self._parking.retry_again:
+            self._parking.retry_again = False
+            self._retry_parked()
 
     def on_caught_up(self, url: str, notebook_id: str, seq: int) -> None:
         key = (url, notebook_id)
@@ -997,6 +1071,7 @@ class SyncEngine:
         if self._state is None:
             return
         durable = self.vault.durable_ticket
+        unparked = self._parking is not None and self._parking.forget_durable(durable)
         items: list[tuple[str, str, int, str]] = []
         cursors: dict[tuple[str, str], int] = {}
         for key in set(self._incoming) | set(self._own_seqs):
@@ -1025,7 +1100,8 @@ class SyncEngine:
                 own.discard(cursor)
             if cursor > self._cursors.get(key, 0):
                 cursors[key] = cursor
-        if not cursors and not items:
+            self._refetch_after_gap(key, queue, cursor)
+        if not cursors and not items and not unparked:
             return
         try:
             self._state.record_applied(items, cursors)
@@ -1038,6 +1114,28 @@ class SyncEngine:
             self._cursors[key] = max(seq, self._cursors.get(key, 0))
             self._synced[key] = now
         self._publish()
+
+    def _refetch_after_gap(self, key: tuple[str, str], queue: deque[_Incoming],
+                           cursor: int) -> None:
+        """An envelope lost on the way while the connection stayed up (a faulty middlebox)
+        holds the cursor back, and those after it wait. Once the relay has sent all it had
+        and the gap has lasted GAP_WAIT, the notebook is opened again on that connection:
+        the relay streams once more from the cursor."""
+        url, notebook_id = key
+        link = self._links.get(url)
+        if not (queue and queue[0].seq > cursor + 1 and queue[0].envelope_id != SNAPSHOT_ITEM
+                and link is not None and notebook_id in link.caught_up):
+            self._gaps.pop(key, None)
+            return
+        now = time.monotonic()
+        since = self._gaps.get(key)
+        if since is None or since[0] != cursor:
+            self._gaps[key] = (cursor, now)
+        elif now - since[1] >= GAP_WAIT:
+            del self._gaps[key]
+            log.info("relay %s: envelope %d of %s never arrived; fetching from there again",
+                     url, cursor + 1, notebook_id)
+            self._spawn(link.open(notebook_id, again=True))
 
     # ---- status ---------------------------------------------------------------------
 

@@ -69,6 +69,8 @@ class RelayLink:
         self._snapshot_puts: set[int] = set()  # requests whose ACK is for a snapshot
         self._queue: deque[tuple[str, str, bytes]] = deque()  # PUTs waiting to be sent
         self._unacked: set[str] = set()  # envelope ids sent, not yet acknowledged
+        self._put_reqs: dict[int, str] = {}  # PUT requests not yet answered -> envelope id
+        self._open_reqs: dict[int, str] = {}  # OPEN requests not yet answered -> notebook
         self._send_wake = asyncio.Event()
         self._frames: TokenBucket | None = None  # the relay's advertised limits, paced
         self._bytes: TokenBucket | None = None
@@ -103,6 +105,8 @@ class RelayLink:
                 self.caught_up.clear()
                 self._queue.clear()  # the outbox is sent again when the notebook reopens
                 self._unacked.clear()
+                self._put_reqs.clear()
+                self._open_reqs.clear()
                 self.handler.on_link_state(self.url)
             if self._stopping:
                 break
@@ -147,7 +151,7 @@ class RelayLink:
         sender = asyncio.get_running_loop().create_task(self._send_queued(ws))
         try:
             async for message in ws:
-                self._dispatch(self._frame(message))
+                await self._dispatch(self._frame(message))
         finally:
             sender.cancel()
 
@@ -165,8 +169,9 @@ class RelayLink:
                 if notebook_id not in self.opened:
                     continue
                 self._unacked.add(envelope_id)
-                await ws.send(encode(FrameType.PUT, {"req": next(self._requests),
-                                                     "notebook": notebook_id,
+                req = next(self._requests)
+                self._put_reqs[req] = envelope_id
+                await ws.send(encode(FrameType.PUT, {"req": req, "notebook": notebook_id,
                                                      "id": envelope_id}, envelope))
             self._send_wake.clear()
             await self._send_wake.wait()
@@ -177,7 +182,7 @@ class RelayLink:
         except FrameError as exc:
             raise RelayProtocolError(f"the relay sent a malformed frame ({exc})") from None
 
-    def _dispatch(self, frame: Frame) -> None:
+    async def _dispatch(self, frame: Frame) -> None:
         h, t = self.handler, frame.type
         if t is FrameType.ENVELOPE:
             if envelope_id(frame.body) != frame["id"].lower():
@@ -191,10 +196,13 @@ class RelayLink:
             self._snapshot_puts.discard(frame["req"])
             h.on_snapshot_stored(self.url, frame["notebook"], frame["seq"])
         elif t is FrameType.ACK:
+            self._put_reqs.pop(frame["req"], None)
             self._unacked.discard(frame["id"])
             self._send_wake.set()
             h.on_ack(self.url, frame["notebook"], frame["id"], frame["seq"])
         elif t is FrameType.OPENED:
+            self._open_reqs.pop(frame["req"], None)
+            self.opened.add(frame["notebook"])  # also after a PUT that overtook the OPEN
             self.denied.pop(frame["notebook"], None)
             pruned = frame.header.get("pruned", 0)
             h.on_opened(self.url, frame["notebook"], frame["head"],
@@ -205,27 +213,52 @@ class RelayLink:
             self.caught_up.add(frame["notebook"])
             h.on_caught_up(self.url, frame["notebook"], frame["seq"])
         elif t is FrameType.ERROR:
-            notebook_id = frame["notebook"]
-            if frame["code"] in ("rate_limited", "bad_frame", "too_large", "protocol_version"):
-                self._faulted = True
-            if frame["code"] == "unauthorized" and notebook_id is not None:
-                self.opened.discard(notebook_id)
-                self.denied[notebook_id] = frame["message"]
-            h.on_relay_error(self.url, notebook_id, frame["code"], frame["message"])
+            await self._refused(frame)
         else:
             log.info("relay %s: ignoring a %s frame", self.url, t.name)
 
-    async def open(self, notebook_id: str) -> None:
-        """Subscribe to a notebook on this connection (no-op if offline or open)."""
+    async def _refused(self, frame: Frame) -> None:
+        """An ERROR frame. A refused PUT frees its place in the window (it is sent again
+        when the notebook reopens). "unauthorized" for an OPEN is the relay refusing the
+        token; for anything else it means the relay never got this session's OPEN (lost
+        or overtaken on the way): the notebook is opened again, not reported."""
+        notebook_id, code, req = frame["notebook"], frame["code"], frame["req"]
+        if code in ("rate_limited", "bad_frame", "too_large", "protocol_version"):
+            self._faulted = True
+        refused_put = self._put_reqs.pop(req, None) if req is not None else None
+        if refused_put is not None:
+            self._unacked.discard(refused_put)
+            self._send_wake.set()
+        if code == "unauthorized" and notebook_id is not None:
+            self.opened.discard(notebook_id)
+            if req is not None and self._open_reqs.pop(req, None) is None:
+                log.info("relay %s: it has no OPEN of %s from this session (%s); opening "
+                         "it again", self.url, notebook_id, frame["message"])
+                await self.open(notebook_id)
+                return
+            self.denied[notebook_id] = frame["message"]
+        self.handler.on_relay_error(self.url, notebook_id, code, frame["message"])
+
+    async def open(self, notebook_id: str, *, again: bool = False) -> None:
+        """Subscribe to a notebook on this connection (no-op if offline, or if open and
+        not `again`: the relay then streams again from this device's cursor)."""
         ws = self._ws
         token = self.handler.token_for(notebook_id)
-        if ws is None or not self.connected or notebook_id in self.opened or token is None:
+        if ws is None or not self.connected or token is None:
+            return
+        if notebook_id in self.opened and not again:
             return
         self.opened.add(notebook_id)
-        await ws.send(encode(FrameType.OPEN, {
-            "req": next(self._requests), "notebook": notebook_id, "token": token,
-            "after": self.handler.cursor(self.url, notebook_id),
-        }))
+        self.caught_up.discard(notebook_id)
+        req = next(self._requests)
+        self._open_reqs[req] = notebook_id
+        try:
+            await ws.send(encode(FrameType.OPEN, {
+                "req": req, "notebook": notebook_id, "token": token,
+                "after": self.handler.cursor(self.url, notebook_id),
+            }))
+        except WebSocketException:
+            log.info("relay %s: connection lost while opening %s", self.url, notebook_id)
 
     async def get_snapshot(self, notebook_id: str) -> None:
         await self._send_open(notebook_id, FrameType.SNAPSHOT_GET,

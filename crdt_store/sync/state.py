@@ -14,6 +14,8 @@ store's, and the store knows nothing about relays. Used from the engine's thread
   vector where it was; the count tells that it was never sent.
 - `cursors`: the last relay sequence number applied durably, per relay and notebook.
 - `received`: envelope ids applied (or rejected), to skip duplicates and spot replays.
+- `parked`: envelopes for a note this device places in another notebook, kept until a
+  catalog change places it where they came from (they can arrive before the move).
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ CREATE TABLE IF NOT EXISTS received (
     envelope_id TEXT PRIMARY KEY,
     relay TEXT NOT NULL,
     seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parked (
+    envelope_id TEXT PRIMARY KEY,
+    relay TEXT NOT NULL,
+    notebook_id TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    parked REAL NOT NULL
 );
 """
 
@@ -216,3 +225,19 @@ class SyncState:
              (relay, nb, seq, now)) for (relay, nb), seq in cursors.items()
         ]
         self._write(statements)
+
+    # ---- parked -----------------------------------------------------------------------
+
+    def park(self, relay: str, notebook_id: str, envelope_id: str, envelope: bytes) -> None:
+        self._write([("INSERT OR IGNORE INTO parked (envelope_id, relay, notebook_id, "
+                      "envelope, parked) VALUES (?, ?, ?, ?, ?)",
+                      (envelope_id, relay, notebook_id, envelope, time.time()))])
+
+    def unpark(self, envelope_ids: list[str]) -> None:
+        self._write([("DELETE FROM parked WHERE envelope_id = ?", (env,))
+                     for env in envelope_ids])
+
+    def parked(self) -> list[tuple[str, str, str, bytes]]:
+        """(envelope id, relay, notebook, envelope) of every parked envelope, oldest first."""
+        return list(self._conn.execute(
+            "SELECT envelope_id, relay, notebook_id, envelope FROM parked ORDER BY parked"))
