@@ -14,6 +14,7 @@ from pycrdt import Doc
 
 from .errors import CorruptUpdateError
 from .guard import apply_update_guarded, merge_updates_guarded
+from .held_back import integrate_held_back, is_held_back
 from .model import new_doc
 from .storage import StoredDoc
 
@@ -47,11 +48,15 @@ def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
             apply_update_guarded(result.doc, stored.checkpoint)
         except CorruptUpdateError as exc:
             result.bad.append(BadRow(None, stored.checkpoint, str(exc)))
+    held: list[bytes] = []
     for seq, data in stored.updates:
         try:
             apply_update_guarded(result.doc, data)
+            if is_held_back(result.doc, data):
+                held.append(data)
         except CorruptUpdateError as exc:
             result.bad.append(BadRow(seq, data, str(exc)))
+    integrate_held_back(result.doc, held)  # applied one by one, yrs can lose some (held_back.py)
     return result
 
 

@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +38,7 @@ from .errors import (
 )
 from .events import ChangeEvent, DocKind, Origin, Source, Subscriber
 from .guard import apply_update_guarded, check_update
+from .held_back import integrate_held_back, is_held_back
 from .history import (NoteHistory, RestorePreview, Session, plan_restore,
                       read_stored_history)
 from .identity import Author, decide_identity, vault_fingerprint
@@ -88,6 +89,7 @@ class _Loaded:
     base_state: bytes = b"\x00"  # state vector as of the last load or remote merge
     rehearsal: Rehearsal | None = None  # where collaborators' updates are merged first
     subscription: Subscription | None = None  # the vault's commit observer on `doc`
+    held_back: list[bytes] = field(default_factory=list)  # remote updates yrs still holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -808,6 +810,10 @@ class Vault:
             try:
                 with loaded.doc.transaction(origin=origin):
                     apply_update_guarded(loaded.doc, update)
+                    if loaded.held_back or is_held_back(loaded.doc, update):
+                        loaded.held_back = integrate_held_back(loaded.doc,
+                                                               [*loaded.held_back, update])
+                        loaded.rehearsal.forget()  # remade from the live document
             except CorruptUpdateError:
                 loaded.rehearsal.forget()
                 raise
