@@ -975,7 +975,7 @@ class Vault:
     def _learn_seen(self, note_id: str) -> None:
         """This device now knows of the note's last trash or move: its count goes into
         the note's edit clock, so edits made here from now on say they saw it."""
-        seen = self._last_seen(note_id) if not self.read_only else None
+        seen = self.last_seen(note_id) if not self.read_only else None
         if seen is not None:
             self._clocks.merge(note_id, {structure_key(seen.client): seen.token})
 
@@ -1188,7 +1188,8 @@ class Vault:
         """The note's notebook and its flags as the note list shows them."""
         return self._placements.get(note_id)
 
-    def _last_seen(self, note_id: str) -> Seen | None:
+    def last_seen(self, note_id: str) -> Seen | None:
+        """Who last trashed or moved the note, as its current entry says (None if no one)."""
         entry = self._placements.entry(note_id)[1]
         return seen_from(entry.seen) if entry is not None else None
 
@@ -1200,7 +1201,7 @@ class Vault:
     def unseen_own_edits(self, note_id: str) -> bool:
         """Did this device make edits of the note that whoever last trashed or moved it
         (someone else) had not seen? Sync sends such a note again after a move."""
-        seen = self._last_seen(note_id)
+        seen = self.last_seen(note_id)
         own = self.own_client_ids()
         if seen is None or seen.client in own:
             return False
@@ -1212,7 +1213,7 @@ class Vault:
         had not seen (`unseen_own_edits`), made before this device learned of the move:
         its `seen` lacks the move's count. None if this device's current client made
         none of them."""
-        seen = self._last_seen(note_id)
+        seen = self.last_seen(note_id)
         client = self.author.client_id
         clock = self._clocks.vector(note_id)
         if seen is None or clock.get(client, 0) <= seen.clock.get(client, 0):
@@ -1224,7 +1225,7 @@ class Vault:
     def moved_out_of(self, note_id: str, notebook_id: str) -> bool:
         """Did the note's last move take it out of this notebook (which no longer lists
         it)?"""
-        seen = self._last_seen(note_id)
+        seen = self.last_seen(note_id)
         return (seen is not None and seen.did == MOVED and seen.source == notebook_id
                 and not self.lists_note(notebook_id, note_id))
 

@@ -50,6 +50,7 @@ from crdt_store.edit_clock import EditStamp
 from crdt_store.events import ChangeEvent, DocKind, Source
 from crdt_store.identity import Author
 from crdt_store.keys import KeyStore
+from crdt_store.review.flags import MOVED
 from crdt_store.statevector import decode_state_vector
 from crdt_store.sync import relay_link
 from crdt_store.sync.engine import SyncEngine
@@ -653,6 +654,47 @@ def test_edits_right_after_a_move_reach_members_of_both_notebooks(devices, relay
             divergence(devices.devices))
         devices.settle()
     assert x.vault.note_text(note).count("right after move") == 3
+
+
+def test_an_edit_sent_through_the_notebook_its_note_left_reaches_everyone_at_once(
+        devices, relay) -> None:
+    # Found by the machine (--long), in a storm of moves: Bo moved a note while his sync
+    # was stopped, and Ed, who had not heard of it, edited the note, so his edit went out
+    # through the notebook it had left. Ada took it (to her the note was still there);
+    # Bo rejected it as "moved out" and waited for Ed's device to send it again through
+    # the new notebook. But Ed had closed his laptop: Ada and Bo disagreed until he came
+    # back. Ed is a member of the new notebook too, so Bo takes his edit as it is.
+    a, b, e = devices.add("Ada"), devices.add("Bo"), devices.add("Ed")
+    old, new = a.vault.create_notebook("Old"), a.vault.create_notebook("New")
+    note = a.vault.create_note(old, "base\n")
+    for notebook in (old, new):
+        link = a.engine.share(notebook, (relay.url,)).link()
+        for device in (b, e):
+            device.engine.join(parse_invite(link))
+    assert devices.pump_until(lambda: all(d.vault.notebook_of(note) == old
+                                          and d.vault.note_text(note) == "base\n"
+                                          for d in (b, e)), timeout=30)
+    devices.settle()
+    b.engine.stop()
+    b.engine = None
+    b.vault.move_note(note, new)
+    e.vault.append_text(note, "from Ed\n")
+    assert devices.pump_until(lambda: a.vault.note_text(note) == "base\nfrom Ed\n")
+    devices.settle()
+    e.engine.stop()  # Ed goes away before he hears of the move
+    e.engine = None
+    _restart_engine(devices, b)
+    assert devices.pump_until(lambda: converged([a.vault, b.vault]), timeout=20), (
+        divergence([a, b]))
+    assert b.vault.notebook_of(note) == new and b.vault.note_text(note) == "base\nfrom Ed\n"
+    assert not b.engine.problems(), b.engine.problems()
+    [flag] = [f for f in b.vault.review.flags() if f.kind == MOVED]
+    assert flag.summary == "Bo moved this note from “Old” to “New” while Ed was editing it."
+    _restart_engine(devices, e)  # Ed's device, back, sends nothing that is not there
+    assert devices.pump_until(lambda: converged([a.vault, b.vault, e.vault]), timeout=20), (
+        divergence(devices.devices))
+    assert e.vault.note_text(note) == "base\nfrom Ed\n"
+    devices.settle()
 
 
 def test_an_edit_heard_before_the_move_it_follows_merges_once_the_move_arrives(

@@ -128,6 +128,9 @@ class SyncEngine:
         self._shared: dict[str, tuple[str, ...]] = {}  # the owner thread's copy
         self._sent_docs: dict[str, set[str]] = {}  # owner: documents outboxed per notebook
         self._unplaced: set[str] = set()  # owner: notes edited here before being placed
+        # owner: per note, the last move or trash (its mover's client and count) asked
+        # about in _ask_unseen, and the answer
+        self._answered: dict[str, tuple[tuple[int, int], bool]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -386,6 +389,8 @@ class SyncEngine:
             # catalogs lives in the first by id): the new one hears of it here.
             if home != notebook_id and home in self._shared:
                 self._note_placed(home, note_id, local)
+            if not local and home in self._shared:
+                self._ask_unseen(home, note_id)  # the entry may name a move it did not
         if notebook_id is None:
             if event.origin.source is Source.LOCAL and self._shared:
                 # A note whose catalog entry has not arrived yet: which notebook (and
@@ -428,12 +433,29 @@ class SyncEngine:
         sent.add(note_id)
         edited = note_id in self._unplaced
         self._unplaced.discard(note_id)
-        # (document_kind last: on a join, thousands of notes are placed before they arrive)
-        if not local and self.vault.unseen_own_edits(note_id):
-            if self.vault.document_kind(note_id) is DocKind.NOTE:
-                self._send_unseen(notebook_id, note_id)
-        elif (local or edited) and self.vault.document_kind(note_id) is DocKind.NOTE:
-            self._send_whole(notebook_id, note_id, DocKind.NOTE)
+        if local or not self._ask_unseen(notebook_id, note_id):
+            # (document_kind last: on a join, thousands of notes are placed before they
+            # arrive)
+            if (local or edited) and self.vault.document_kind(note_id) is DocKind.NOTE:
+                self._send_whole(notebook_id, note_id, DocKind.NOTE)
+
+    def _ask_unseen(self, notebook_id: str, note_id: str) -> bool:
+        """Someone else moved or trashed the note: were edits made here that they had not
+        seen? Those are sent (again) through its notebook; True if there were. Asked once
+        per move or trash, each time the note's entry names a new one: between the two
+        halves of a move the entry read may still be an older one."""
+        seen = self.vault.last_seen(note_id)
+        if seen is None:
+            return False
+        mark = (seen.client, seen.token)
+        answer = self._answered.get(note_id)
+        if answer is not None and answer[0] == mark:
+            return answer[1]
+        unseen = self.vault.unseen_own_edits(note_id)
+        self._answered[note_id] = (mark, unseen)
+        if unseen and self.vault.document_kind(note_id) is DocKind.NOTE:
+            self._send_unseen(notebook_id, note_id)
+        return unseen
 
     def _send_unseen(self, notebook_id: str, note_id: str) -> None:
         """The note whole, stamped as this device's edits made before it learned of the
@@ -541,18 +563,26 @@ class SyncEngine:
         if kind is DocKind.CATALOG and meta.doc_id != notebook_id:
             return "it writes another notebook's catalog"
         clock = meta.clock
-        if kind is DocKind.NOTE and self.vault.notebook_of(meta.doc_id) not in (None, notebook_id):
-            if not self.vault.lists_note(notebook_id, meta.doc_id):
+        home = self.vault.notebook_of(meta.doc_id) if kind is DocKind.NOTE else None
+        if home not in (None, notebook_id):
+            if self.vault.lists_note(notebook_id, meta.doc_id):
+                # Listed here too: halfway through a move into this notebook, whose entry
+                # came (on this stream) before this update, and the old entry's deletion
+                # not yet. The move's count is learned from the catalog, as the review
+                # panel expects.
+                if clock:
+                    clock = {c: n for c, n in clock.items() if not is_structure_key(c)}
+            elif not self._is_member(home, opened.sender):
                 if self.vault.moved_out_of(meta.doc_id, notebook_id):
                     return ("it edits a note that was moved out of that notebook meanwhile; "
                             f"{meta.name}'s device sends the edit again through the note's new "
                             "notebook once it hears of the move, if it has that notebook")
                 return ELSEWHERE  # parked until a catalog change places it here
-            # Listed here too: halfway through a move into this notebook, whose entry came
-            # (on this stream) before this update, and the old entry's deletion not yet.
-            # The move's count is learned from the catalog, as the review panel expects.
-            if clock:
-                clock = {c: n for c, n in clock.items() if not is_structure_key(c)}
+            # Otherwise sent through a notebook the note has left (its author had not
+            # heard of the move) by a member of the note's notebook, who could have sent
+            # it through that one: taken as it is. Waiting for the author to send it again
+            # would leave this replica without it for as long as the author's device is
+            # away, while others already have it.
         try:
             self.vault.apply_remote_update(
                 meta.doc_id, kind, opened.update,
@@ -563,6 +593,13 @@ class SyncEngine:
         except CorruptUpdateError as exc:
             return str(exc)
         return None
+
+    def _is_member(self, notebook_id: str, sender: bytes) -> bool:
+        """Is the device that signed an envelope in this notebook's member list here?"""
+        if notebook_id not in self._shared:
+            return False
+        key = sender.hex()
+        return any(m.public_key == key for m in self.vault.sharing(notebook_id).members)
 
     def _apply_snapshot(self, url: str, notebook_id: str, item: _Incoming, opened: Opened) -> None:
         errors = []
