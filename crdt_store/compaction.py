@@ -36,7 +36,8 @@ from pycrdt import Doc, Snapshot
 
 from .errors import CorruptUpdateError
 from .guard import apply_update_guarded
-from .statevector import covers, decode_state_vector, update_is_covered
+from .statevector import covers, decode_state_vector
+from .update_structs import update_is_covered
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +171,8 @@ def compact_document(conn: sqlite3.Connection, doc_id: str) -> CompactionResult 
     # The last mark is rewritten only if these rows continued its session.
     continued = last is not None and last.last_seq != marked_upto
     sessions = [(s, snap) for s, snap in replay.sessions() if continued or s is not last]
-    state = doc.get_state()
-    have = decode_state_vector(state)
-    folded = [seq for seq, data, made_on in applied if _is_complete(have, state, data, made_on)]
+    have = decode_state_vector(doc.get_state())
+    folded = [seq for seq, data, made_on in applied if _is_complete(have, data, made_on)]
     if not folded:
         return result
     encoded = doc.get_update()
@@ -210,11 +210,11 @@ def last_mark(conn: sqlite3.Connection, doc_id: str) -> EditingSession | None:
     return EditingSession(*row) if row else None
 
 
-def _is_complete(have: dict[int, int], state: bytes, data: bytes, made_on: bytes) -> bool:
-    """Whether the doc (state vector `state`, decoded `have`) holds a row's dependencies
+def _is_complete(have: dict[int, int], data: bytes, made_on: bytes) -> bool:
+    """Whether the doc (state vector `have`) holds a row's dependencies
     and everything the row carries."""
     try:
-        return covers(have, decode_state_vector(made_on)) and update_is_covered(data, state)
+        return covers(have, decode_state_vector(made_on)) and update_is_covered(data, have)
     except ValueError:
         return False
 

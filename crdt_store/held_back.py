@@ -11,17 +11,22 @@ is already integrated changes nothing.
 
 from __future__ import annotations
 
-from pycrdt import Doc, get_update
+from pycrdt import Doc
 
-from .guard import apply_update_guarded, guarded
+from .guard import apply_update_guarded
+from .statevector import decode_state_vector
+from .update_structs import UnsupportedUpdate, carries_beyond
 
 
 def is_held_back(doc: Doc, update: bytes) -> bool:
     """Does `update` carry items past `doc`'s state vector (waiting for a predecessor)?
-    The part `doc` lacks starts with its number of struct blocks: 0 means none."""
-    missing = guarded(lambda: get_update(update, doc.get_state()),
-                      "update could not be compared with the document")
-    return missing[:1] != b"\x00"
+    Read by update_structs, not by asking yrs for the part `doc` lacks: that reader
+    corrupted memory on some malformed updates. One it cannot read (yrs took it) is
+    not kept, as before this workaround."""
+    try:
+        return carries_beyond(update, decode_state_vector(doc.get_state()))
+    except UnsupportedUpdate:
+        return False
 
 
 def integrate_held_back(doc: Doc, held: list[bytes]) -> list[bytes]:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pycrdt import get_update
 
-from .errors import CorruptUpdateError
-from .guard import guarded
 
 
 def read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
@@ -47,35 +44,6 @@ def decode_state_vector(data: bytes) -> dict[int, int]:
     if pos != len(data):
         raise ValueError("state vector has trailing bytes")
     return result
-
-
-def update_is_covered(update: bytes, state: bytes) -> bool:
-    """True when a document at `state` already holds everything `update` carries.
-
-    `pycrdt.get_update(update, state)` keeps only the structs `state` lacks, so a
-    covered update leaves no struct blocks (the v1 encoding starts with their
-    count). Deletions are always kept whole, so each deleted range must also lie
-    inside `state`: a deletion of unseen items would still be waiting in Yrs.
-    Raises ValueError for bytes that do not decode.
-    """
-    try:
-        diff = guarded(lambda: get_update(update, state), "update could not be decoded")
-    except CorruptUpdateError as exc:
-        raise ValueError(str(exc)) from exc
-    blocks, pos = read_var_uint(diff, 0)
-    if blocks:
-        return False
-    have = decode_state_vector(state)
-    clients, pos = read_var_uint(diff, pos)
-    for _ in range(clients):
-        client, pos = read_var_uint(diff, pos)
-        ranges, pos = read_var_uint(diff, pos)
-        for _ in range(ranges):
-            clock, pos = read_var_uint(diff, pos)
-            length, pos = read_var_uint(diff, pos)
-            if clock + length > have.get(client, 0):
-                return False
-    return True
 
 
 def encode_state_vector(vector: dict[int, int]) -> bytes:

@@ -37,8 +37,9 @@ from ..model import new_doc, note_body
 from ..statevector import decode_state_vector
 from ..statevector import read_var_uint as _uint
 from ..textdiff import diff_ops
-from .authorship import (_ANY, _DELETED, _GC, _JSON, _SKIP, _STRING, _skip_any, _skip_content,
-                         _skip_item_head, _skip_string, _utf16_units, _var_uint)
+from ..update_structs import (_ANY, _DELETED, _GC, _JSON, _SKIP, _STRING, _skip_any,
+                              _skip_content, _skip_item_head, _skip_string, _utf16_units,
+                              _var_uint)
 from .sessions import HistoryError, LogRow, MarkRow, Session, StoredHistory
 
 __all__ = ["NoteHistory", "StateIndex", "change_counts"]
@@ -47,7 +48,7 @@ TEXT_CACHE = 8
 """Version texts kept per note (the page being listed walks them in order)."""
 
 
-# ---- lib0 / Yjs update v1 decoding (the struct readers are authorship.py's) -----------
+# ---- lib0 / Yjs update v1 decoding (the struct readers are update_structs.py's) -----------
 
 def _content(b: bytes, p: int, ref: int) -> tuple[int, int]:
     """(length in clock units, end) of an item's content of kind `ref` at `p`."""
