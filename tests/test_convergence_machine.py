@@ -656,14 +656,9 @@ def test_edits_right_after_a_move_reach_members_of_both_notebooks(devices, relay
     assert x.vault.note_text(note).count("right after move") == 3
 
 
-def test_an_edit_sent_through_the_notebook_its_note_left_reaches_everyone_at_once(
-        devices, relay) -> None:
-    # Found by the machine (--long), in a storm of moves: Bo moved a note while his sync
-    # was stopped, and Ed, who had not heard of it, edited the note, so his edit went out
-    # through the notebook it had left. Ada took it (to her the note was still there);
-    # Bo rejected it as "moved out" and waited for Ed's device to send it again through
-    # the new notebook. But Ed had closed his laptop: Ada and Bo disagreed until he came
-    # back. Ed is a member of the new notebook too, so Bo takes his edit as it is.
+def _three_in_two_notebooks(devices: Devices, relay) -> tuple[tuple[Device, Device, Device],
+                                                             str, str, str]:
+    """Ada, Bo and Ed, all in notebooks Old and New; a note in Old, synced."""
     a, b, e = devices.add("Ada"), devices.add("Bo"), devices.add("Ed")
     old, new = a.vault.create_notebook("Old"), a.vault.create_notebook("New")
     note = a.vault.create_note(old, "base\n")
@@ -675,6 +670,18 @@ def test_an_edit_sent_through_the_notebook_its_note_left_reaches_everyone_at_onc
                                           and d.vault.note_text(note) == "base\n"
                                           for d in (b, e)), timeout=30)
     devices.settle()
+    return (a, b, e), old, new, note
+
+
+def test_an_edit_sent_through_the_notebook_its_note_left_reaches_everyone_at_once(
+        devices, relay) -> None:
+    # Found by the machine (--long), in a storm of moves: Bo moved a note while his sync
+    # was stopped, and Ed, who had not heard of it, edited the note, so his edit went out
+    # through the notebook it had left. Ada took it (to her the note was still there);
+    # Bo rejected it as "moved out" and waited for Ed's device to send it again through
+    # the new notebook. But Ed had closed his laptop: Ada and Bo disagreed until he came
+    # back. Ed is a member of the new notebook too, so Bo takes his edit as it is.
+    (a, b, e), old, new, note = _three_in_two_notebooks(devices, relay)
     b.engine.stop()
     b.engine = None
     b.vault.move_note(note, new)
@@ -704,17 +711,7 @@ def test_an_edit_heard_before_the_move_it_follows_merges_once_the_move_arrives(
     # so his edit went out through the new notebook. Bo heard the edit before the move:
     # to him the note was still in the old notebook, so he rejected it ("it writes a
     # note that belongs to another notebook"), and nothing ever sent it again.
-    a, b, e = devices.add("Ada"), devices.add("Bo"), devices.add("Ed")
-    old, new = a.vault.create_notebook("Old"), a.vault.create_notebook("New")
-    note = a.vault.create_note(old, "base\n")
-    for notebook in (old, new):
-        link = a.engine.share(notebook, (relay.url,)).link()
-        for device in (b, e):
-            device.engine.join(parse_invite(link))
-    assert devices.pump_until(lambda: all(d.vault.notebook_of(note) == old
-                                          and d.vault.note_text(note) == "base\n"
-                                          for d in (b, e)), timeout=30)
-    devices.settle()
+    (a, b, e), old, new, note = _three_in_two_notebooks(devices, relay)
     a.engine.stop()
     a.engine = None
     a.vault.move_note(note, new)
