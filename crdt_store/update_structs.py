@@ -187,17 +187,23 @@ def delete_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
 
 def carries_beyond(update: bytes, have: dict[int, int]) -> bool:
     """Does `update` insert items past the state vector `have` (decoded)?"""
-    return any(end > have.get(client, 0)
-               for client, spans in update_ranges(update).items() for _, end in spans)
+    return _beyond(update_ranges(update), have)
 
 
 def update_is_covered(update: bytes, have: dict[int, int]) -> bool:
     """True when a document at state vector `have` already holds everything `update`
     carries: its items, and the items its deletions name (a deletion of unseen items
     would still be waiting in Yrs). UnsupportedUpdate for bytes it cannot read."""
-    return not carries_beyond(update, have) and all(
-        end <= have.get(client, 0)
-        for client, spans in delete_ranges(update).items() for _, end in spans)
+    def covered() -> bool:  # one pass over the bytes: compaction asks this of every row
+        inserted, pos = _scan(update)
+        if _beyond(inserted, have):
+            return False
+        return not _beyond(_read_delete_set(update, pos)[0], have)
+    return _read(covered)
+
+
+def _beyond(ranges: dict[int, list[tuple[int, int]]], have: dict[int, int]) -> bool:
+    return any(end > have.get(client, 0) for client, spans in ranges.items() for _, end in spans)
 
 
 def _read(action):

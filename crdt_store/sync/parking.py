@@ -11,7 +11,7 @@ change: once the move is here, it merges. Loop-thread bookkeeping; the engine me
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +22,9 @@ from .state import SyncState
 log = logging.getLogger(__name__)
 
 MAX_PARKED = 1000  # envelopes waiting at once; past this they are rejected as before
+# One device's share of the lot: a member sending edits for notes it cannot place (by
+# mistake, or to crowd out the others' moves) fills its own share, not everyone's.
+MAX_PARKED_PER_SENDER = 100
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ParkingLot:
     def __init__(self, state: SyncState) -> None:
         self._state = state
         self._waiting: dict[str, Parked] = {}
+        self._per_sender: Counter[bytes] = Counter()
         self._merging: deque[tuple[int, list[str]]] = deque()  # (vault ticket, ids) merged
         self.retrying = False  # a retry is on the owner thread ...
         self.retry_again = False  # ... and a catalog changed since it left
@@ -57,19 +61,29 @@ class ParkingLot:
                 log.warning("dropping a parked envelope that no longer opens: %s", exc)
                 dropped.append(env_id)
                 continue
-            self._waiting[env_id] = Parked(url, notebook_id, opened, envelope)
+            if not self._take_place(Parked(url, notebook_id, opened, envelope)):
+                log.warning("dropping a parked envelope past the lot's bounds: %s", env_id)
+                dropped.append(env_id)  # the bounds were lowered since it was parked
         if dropped:
             self._state.unpark(dropped)
 
     def park(self, parked: Parked) -> bool:
-        """Keep `parked` (written with the state's next flush); False when full."""
-        env_id = parked.opened.envelope_id
-        if env_id in self._waiting:
+        """Keep `parked` (written with the state's next flush); False when the lot, or
+        its sender's share of it, is full."""
+        if parked.opened.envelope_id in self._waiting:
             return True
-        if len(self._waiting) >= MAX_PARKED:
+        if not self._take_place(parked):
             return False
-        self._waiting[env_id] = parked
-        self._state.park(parked.url, parked.notebook_id, env_id, parked.envelope)
+        self._state.park(parked.url, parked.notebook_id, parked.opened.envelope_id,
+                         parked.envelope)
+        return True
+
+    def _take_place(self, parked: Parked) -> bool:
+        sender = parked.opened.sender
+        if len(self._waiting) >= MAX_PARKED or self._per_sender[sender] >= MAX_PARKED_PER_SENDER:
+            return False
+        self._waiting[parked.opened.envelope_id] = parked
+        self._per_sender[sender] += 1
         return True
 
     def waiting(self) -> list[Parked]:
@@ -78,7 +92,11 @@ class ParkingLot:
     def merged(self, envelope_ids: list[str], ticket: int) -> None:
         """These left the lot: merged into the vault as of `ticket`, or rejected for good."""
         for env_id in envelope_ids:
-            self._waiting.pop(env_id, None)
+            left = self._waiting.pop(env_id, None)
+            if left is not None:
+                self._per_sender[left.opened.sender] -= 1
+                if not self._per_sender[left.opened.sender]:
+                    del self._per_sender[left.opened.sender]
         if envelope_ids:
             self._merging.append((ticket, envelope_ids))
 
