@@ -8,11 +8,12 @@ update becomes a CorruptUpdateError instead of a crash.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 from pycrdt import Doc, get_state, merge_updates
 
 from .errors import CorruptUpdateError
+from .update_structs import sound_ranges
 
 T = TypeVar("T")
 
@@ -45,11 +46,18 @@ def apply_update_guarded(doc: Doc, data: bytes) -> None:
     guarded(lambda: doc.apply_update(blob), "update could not be applied")
 
 
-def check_update(data: bytes) -> bytes:
-    """Fully decode peer bytes without touching any document; returns them as bytes."""
+class CheckedUpdate(NamedTuple):
+    data: bytes
+    inserted: dict[int, list[tuple[int, int]]]  # the ids it inserts, per client
+
+
+def check_update(data: bytes) -> CheckedUpdate:
+    """Fully decode peer bytes without touching any document, by yrs and then by the
+    plain-Python reader, which also refuses what yrs takes but mishandles
+    (`update_structs.sound_ranges`)."""
     blob = _as_bytes(data)
     guarded(lambda: get_state(blob), "update could not be decoded")
-    return blob
+    return CheckedUpdate(blob, guarded(lambda: sound_ranges(blob), "update refused"))
 
 
 def merge_updates_guarded(blobs: list[bytes]) -> bytes:

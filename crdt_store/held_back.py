@@ -15,16 +15,21 @@ from pycrdt import Doc
 
 from .guard import apply_update_guarded
 from .statevector import decode_state_vector
-from .update_structs import UnsupportedUpdate, carries_beyond
+from .update_structs import UnsupportedUpdate, carries_beyond, reaches_beyond
 
 
-def is_held_back(doc: Doc, update: bytes) -> bool:
+def is_held_back(doc: Doc, update: bytes,
+                 inserted: dict[int, list[tuple[int, int]]] | None = None) -> bool:
     """Does `update` carry items past `doc`'s state vector (waiting for a predecessor)?
-    Read by update_structs, not by asking yrs for the part `doc` lacks: that reader
-    corrupted memory on some malformed updates. One it cannot read (yrs took it) is
-    not kept, as before this workaround."""
+    `inserted`: its ids, when the caller has read them already. Read by update_structs,
+    not by asking yrs for the part `doc` lacks: that reader corrupted memory on some
+    malformed updates. One it cannot read (yrs took it) is not kept, as before this
+    workaround."""
     try:
-        return carries_beyond(update, decode_state_vector(doc.get_state()))
+        have = decode_state_vector(doc.get_state())
+        if inserted is not None:
+            return reaches_beyond(inserted, have)
+        return carries_beyond(update, have)
     except UnsupportedUpdate:
         return False
 

@@ -111,9 +111,9 @@ def _skip_item_head(data: bytes, pos: int, info: int) -> int:
     return pos
 
 
-def _scan(update: bytes) -> tuple[dict[int, list[tuple[int, int]]], int]:
+def _scan(update: bytes, strict: bool = False) -> tuple[dict[int, list[tuple[int, int]]], int]:
     """The id ranges an update's structs carry (skips excluded), per client, and where
-    its delete set starts."""
+    its delete set starts. `strict`: a struct of length 0 raises (see `sound_ranges`)."""
     data = update
     ranges: dict[int, list[tuple[int, int]]] = {}
     blocks, pos = _uint(data, 0)
@@ -136,6 +136,8 @@ def _scan(update: bytes) -> tuple[dict[int, list[tuple[int, int]]], int]:
                     length = _utf16_units(data[at:pos])
                 else:
                     pos, length = _skip_content(data, pos, ref)
+            if strict and not length:
+                raise UnsupportedUpdate(f"a struct of length 0 (client {client}, clock {clock})")
             if ref == _SKIP:
                 if clock > start:
                     mine.append((start, clock))
@@ -159,7 +161,8 @@ def _var_uint(value: int) -> bytes:
     return bytes(out)
 
 
-def _read_delete_set(data: bytes, pos: int) -> tuple[dict[int, list[tuple[int, int]]], int]:
+def _read_delete_set(data: bytes, pos: int, strict: bool = False
+                     ) -> tuple[dict[int, list[tuple[int, int]]], int]:
     clients, pos = _uint(data, pos)
     found: dict[int, list[tuple[int, int]]] = {}
     for _ in range(clients):
@@ -169,6 +172,8 @@ def _read_delete_set(data: bytes, pos: int) -> tuple[dict[int, list[tuple[int, i
         for _ in range(n):
             clock, pos = _uint(data, pos)
             length, pos = _uint(data, pos)
+            if strict and not length:
+                raise UnsupportedUpdate(f"a deletion of length 0 (client {client}, clock {clock})")
             ranges.append((clock, clock + length))
     return found, pos
 
@@ -185,9 +190,23 @@ def delete_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
     return _read(lambda: _read_delete_set(update, _scan(update)[1])[0])
 
 
+def sound_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
+    """The ids `update` inserts (as `update_ranges`), once all of it has been read
+    strictly: UnsupportedUpdate for anything unreadable, and for a struct or deletion
+    of length 0. No Yjs encoder writes one, and yrs (pycrdt 0.14.13) integrating a
+    zero-length struct over a client's existing items was left reading freed memory: a
+    crash at a later read of the text (found by the fuzz suite). Peer bytes pass here
+    before yrs sees them."""
+    def read() -> dict[int, list[tuple[int, int]]]:
+        inserted, pos = _scan(update, strict=True)
+        _read_delete_set(update, pos, strict=True)
+        return inserted
+    return _read(read)
+
+
 def carries_beyond(update: bytes, have: dict[int, int]) -> bool:
     """Does `update` insert items past the state vector `have` (decoded)?"""
-    return _beyond(update_ranges(update), have)
+    return reaches_beyond(update_ranges(update), have)
 
 
 def update_is_covered(update: bytes, have: dict[int, int]) -> bool:
@@ -196,13 +215,14 @@ def update_is_covered(update: bytes, have: dict[int, int]) -> bool:
     would still be waiting in Yrs). UnsupportedUpdate for bytes it cannot read."""
     def covered() -> bool:  # one pass over the bytes: compaction asks this of every row
         inserted, pos = _scan(update)
-        if _beyond(inserted, have):
+        if reaches_beyond(inserted, have):
             return False
-        return not _beyond(_read_delete_set(update, pos)[0], have)
+        return not reaches_beyond(_read_delete_set(update, pos)[0], have)
     return _read(covered)
 
 
-def _beyond(ranges: dict[int, list[tuple[int, int]]], have: dict[int, int]) -> bool:
+def reaches_beyond(ranges: dict[int, list[tuple[int, int]]], have: dict[int, int]) -> bool:
+    """Does any of `ranges` (per client) end past the state vector `have`?"""
     return any(end > have.get(client, 0) for client, spans in ranges.items() for _, end in spans)
 
 

@@ -792,7 +792,7 @@ class Vault:
         the updates it depends on). `removed` is the text its author says it deleted. A
         `wall_time` no date can show (a peer's broken clock) is taken as now."""
         self._require_writable()
-        update = check_update(update)
+        update, inserted = check_update(update)
         if model.plausible_time(wall_time) is None:  # a peer's clock no date can show
             wall_time = time.time()
         for guard in list(self._merge_guards):
@@ -810,7 +810,7 @@ class Vault:
             try:
                 with loaded.doc.transaction(origin=origin):
                     apply_update_guarded(loaded.doc, update)
-                    if loaded.held_back or is_held_back(loaded.doc, update):
+                    if loaded.held_back or is_held_back(loaded.doc, update, inserted):
                         loaded.held_back = integrate_held_back(loaded.doc,
                                                                [*loaded.held_back, update])
                         loaded.rehearsal.forget()  # remade from the live document

@@ -15,7 +15,7 @@ from pycrdt import Doc, Map, Text, get_update
 
 from crdt_store.statevector import decode_state_vector, read_var_uint
 from crdt_store.update_structs import (UnsupportedUpdate, carries_beyond, delete_ranges,
-                                       update_is_covered)
+                                       sound_ranges, update_is_covered, update_ranges)
 
 PIECES = ["plain ", "é accent ", "😀 emoji ", "漢字 ", "שלום ", "\n", "x" * 300]
 
@@ -69,6 +69,7 @@ def test_it_agrees_with_yrs_on_every_update_against_every_earlier_state() -> Non
         replica = Doc()
         states = [replica.get_state()]
         for update in updates:
+            assert sound_ranges(update) == update_ranges(update)  # the gate lets it in
             replica.apply_update(update)
             states.append(replica.get_state())
         rng = random.Random(seed)
@@ -94,6 +95,19 @@ def test_a_deletion_of_unseen_items_is_not_covered() -> None:
     assert (client, start, end) == (doc.client_id, 0, 2)
     assert update_is_covered(doc.get_update(before), decode_state_vector(before))
     assert not update_is_covered(doc.get_update(before), {})
+
+
+def test_the_gate_refuses_structs_and_deletions_of_length_0() -> None:
+    text_item = bytes([1, 1, 9, 0, 0x04, 1, 1, ord("t")])  # client 9, clock 0, root "t"
+    assert sound_ranges(text_item + bytes([2]) + b"hi" + bytes([0])) == {9: [(0, 2)]}
+    with pytest.raises(UnsupportedUpdate, match="struct of length 0"):
+        sound_ranges(text_item + bytes([0, 0]))  # an empty string
+    with pytest.raises(UnsupportedUpdate, match="struct of length 0"):
+        sound_ranges(bytes([1, 1, 9, 0, 0, 0, 0]))  # a GC of length 0
+    with pytest.raises(UnsupportedUpdate, match="deletion of length 0"):
+        sound_ranges(bytes([0, 1, 9, 1, 3, 0]))  # no structs; delete 0 items at 9:3
+    assert delete_ranges(bytes([0, 1, 9, 1, 3, 2])) == {9: [(3, 5)]}
+    assert sound_ranges(bytes([0, 1, 9, 1, 3, 2])) == {}
 
 
 def test_malformed_updates_raise_unsupported_update_and_nothing_else() -> None:
