@@ -16,6 +16,9 @@ from .statevector import read_var_uint as _uint
 _GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKIP = range(11)
 
 
+MAX_CLOCK = 0xFFFF_FFFF  # yrs keeps clocks in 32 bits: an id past this wraps around
+
+
 class UnsupportedUpdate(ValueError):
     """The update holds something this reader does not decode (never in a Plait note)."""
 
@@ -136,8 +139,9 @@ def _scan(update: bytes, strict: bool = False) -> tuple[dict[int, list[tuple[int
                     length = _utf16_units(data[at:pos])
                 else:
                     pos, length = _skip_content(data, pos, ref)
-            if strict and not length:
-                raise UnsupportedUpdate(f"a struct of length 0 (client {client}, clock {clock})")
+            if strict and (not length or clock + length > MAX_CLOCK):
+                raise UnsupportedUpdate(f"a struct of length {length} at clock {clock} "
+                                        f"of client {client}")
             if ref == _SKIP:
                 if clock > start:
                     mine.append((start, clock))
@@ -172,8 +176,9 @@ def _read_delete_set(data: bytes, pos: int, strict: bool = False
         for _ in range(n):
             clock, pos = _uint(data, pos)
             length, pos = _uint(data, pos)
-            if strict and not length:
-                raise UnsupportedUpdate(f"a deletion of length 0 (client {client}, clock {clock})")
+            if strict and (not length or clock + length > MAX_CLOCK):
+                raise UnsupportedUpdate(f"a deletion of length {length} at clock {clock} "
+                                        f"of client {client}")
             ranges.append((clock, clock + length))
     return found, pos
 
@@ -193,10 +198,10 @@ def delete_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
 def sound_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
     """The ids `update` inserts (as `update_ranges`), once all of it has been read
     strictly: UnsupportedUpdate for anything unreadable, and for a struct or deletion
-    of length 0. No Yjs encoder writes one, and yrs (pycrdt 0.14.13) integrating a
-    zero-length struct over a client's existing items was left reading freed memory: a
-    crash at a later read of the text (found by the fuzz suite). Peer bytes pass here
-    before yrs sees them."""
+    of length 0 or reaching past clock 2^32 - 1. No Yjs encoder writes either, and yrs
+    (pycrdt 0.14.13) merged both without complaint and was left reading freed memory:
+    a crash at a later read of the text (found by the fuzz suite). Peer bytes pass
+    here before yrs sees them."""
     def read() -> dict[int, list[tuple[int, int]]]:
         inserted, pos = _scan(update, strict=True)
         _read_delete_set(update, pos, strict=True)

@@ -97,7 +97,7 @@ def test_a_deletion_of_unseen_items_is_not_covered() -> None:
     assert not update_is_covered(doc.get_update(before), {})
 
 
-def test_the_gate_refuses_structs_and_deletions_of_length_0() -> None:
+def test_the_gate_refuses_structs_and_deletions_of_length_0_or_past_32_bit_clocks() -> None:
     text_item = bytes([1, 1, 9, 0, 0x04, 1, 1, ord("t")])  # client 9, clock 0, root "t"
     assert sound_ranges(text_item + bytes([2]) + b"hi" + bytes([0])) == {9: [(0, 2)]}
     with pytest.raises(UnsupportedUpdate, match="struct of length 0"):
@@ -106,6 +106,15 @@ def test_the_gate_refuses_structs_and_deletions_of_length_0() -> None:
         sound_ranges(bytes([1, 1, 9, 0, 0, 0, 0]))  # a GC of length 0
     with pytest.raises(UnsupportedUpdate, match="deletion of length 0"):
         sound_ranges(bytes([0, 1, 9, 1, 3, 0]))  # no structs; delete 0 items at 9:3
+    # yrs keeps clocks in 32 bits: an item or deletion reaching past 2^32 - 1 wraps
+    top = bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x0F])  # 2^32 - 1
+    with pytest.raises(UnsupportedUpdate, match="struct of length 2 at clock 4294967295"):
+        sound_ranges(bytes([1, 1, 9]) + top + bytes([0x04, 1, 1, ord("t"), 2]) + b"hi"
+                     + bytes([0]))
+    with pytest.raises(UnsupportedUpdate, match="deletion of length 2 at clock 4294967295"):
+        sound_ranges(bytes([0, 1, 9, 1]) + top + bytes([2]))
+    assert sound_ranges(bytes([1, 1, 9, 0xFD, 0xFF, 0xFF, 0xFF, 0x0F, 0x04, 1, 1, ord("t"), 2])
+                        + b"hi" + bytes([0])) == {9: [(2**32 - 3, 2**32 - 1)]}
     assert delete_ranges(bytes([0, 1, 9, 1, 3, 2])) == {9: [(3, 5)]}
     assert sound_ranges(bytes([0, 1, 9, 1, 3, 2])) == {}
 
