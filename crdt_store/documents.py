@@ -17,6 +17,7 @@ from .guard import apply_update_guarded, merge_updates_guarded
 from .held_back import integrate_held_back, is_held_back
 from .model import new_doc
 from .storage import StoredDoc
+from .update_structs import UnsupportedUpdate, sound_ranges
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,12 @@ def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
 
     Bad blobs are skipped and listed.
     """
-    fast = _try_fast(stored, client_id)
-    if fast is not None:
-        return Rebuilt(fast)
-    result = Rebuilt(new_doc(client_id))
+    refused = _refused_rows(stored)
+    if not refused:
+        fast = _try_fast(stored, client_id)
+        if fast is not None:
+            return Rebuilt(fast)
+    result = Rebuilt(new_doc(client_id), bad=list(refused.values()))
     if stored.checkpoint is not None:
         try:
             apply_update_guarded(result.doc, stored.checkpoint)
@@ -50,6 +53,8 @@ def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
             result.bad.append(BadRow(None, stored.checkpoint, str(exc)))
     held: list[bytes] = []
     for seq, data in stored.updates:
+        if seq in refused:
+            continue
         try:
             apply_update_guarded(result.doc, data)
             if is_held_back(result.doc, data):
@@ -58,6 +63,19 @@ def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
             result.bad.append(BadRow(seq, data, str(exc)))
     integrate_held_back(result.doc, held)  # applied one by one, yrs can lose some (held_back.py)
     return result
+
+
+def _refused_rows(stored: StoredDoc) -> dict[int, BadRow]:
+    """Rows the gate would refuse today (`update_structs.sound_ranges`): a vault may
+    hold one merged before the gate refused it, and yrs reads freed memory after
+    merging it. (The checkpoint is the vault's own encoding, verified when written.)"""
+    refused = {}
+    for seq, data in stored.updates:
+        try:
+            sound_ranges(data)
+        except UnsupportedUpdate as exc:
+            refused[seq] = BadRow(seq, data, f"update refused: {exc}")
+    return refused
 
 
 def _try_fast(stored: StoredDoc, client_id: int | None) -> Doc | None:

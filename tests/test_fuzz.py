@@ -483,6 +483,36 @@ def test_an_update_with_a_struct_of_length_0_is_refused_before_yrs_merges_it(tmp
         assert (again.note_text(note), again.encode_state_vector(note)) == before
 
 
+def test_a_refused_update_already_in_the_log_is_quarantined_at_load(tmp_path):
+    """A vault from before the gate may hold such an update in its log: loading the
+    note moves it to quarantine (its bytes kept) and says so, instead of merging it."""
+    import base64
+
+    from crdt_store.events import DocKind
+    from crdt_store.identity import Author
+    from crdt_store.storage import UpdateRecord
+    from crdt_store.vault import Vault
+
+    peer, note = Author("peer-device", 77, "Peer"), "0" * 32
+    bad = bytes.fromhex(ZERO_LENGTH_STRUCT["update"])
+    with Vault(tmp_path / "v") as vault:
+        for update in ZERO_LENGTH_STRUCT["updates"]:
+            vault.apply_remote_update(note, DocKind.NOTE, base64.b64decode(update), author=peer,
+                                      wall_time=time.time())
+        before = (vault.note_text(note), vault.encode_state_vector(note))
+        vault._storage.append(UpdateRecord(note, bad, peer.client_id, peer.device_id,
+                                           peer.name, time.time(), b"\x00", "remote"))
+    with Vault(tmp_path / "v") as vault:
+        assert (vault.note_text(note), vault.encode_state_vector(note)) == before
+        vault.flush()
+        [(_, doc_id, source, error)] = vault.quarantined()
+        assert (doc_id, error) == (note, "update refused: a struct of length 0 at clock 0 "
+                                         "of client 2298590010")
+        assert any("quarantine" in n.message for n in vault.notices)
+    with Vault(tmp_path / "v") as vault:  # once: the row left the log
+        assert vault.note_text(note) == before[0] and len(vault.quarantined()) == 1
+
+
 def test_an_update_past_yrs_32_bit_clocks_is_refused_before_yrs_merges_it(tmp_path):
     """Found the same way (input 40325 of seed 1, --long): an item of 19 characters at
     clock 2^32 - 1, past which yrs's 32-bit clocks wrap. yrs merged it, and a later read
