@@ -22,8 +22,8 @@ def is_held_back(doc: Doc, update: bytes,
                  inserted: dict[int, list[tuple[int, int]]] | None = None) -> bool:
     """Does `update` carry items past `doc`'s state vector (waiting for a predecessor)?
     `inserted`: its ids, when the caller has read them already. Read by update_structs,
-    not by asking yrs for the part `doc` lacks: that reader corrupted memory on some
-    malformed updates. One it cannot read (yrs took it) is not kept, as before this
+    not by asking yrs for the part `doc` lacks, which was suspected of corrupting memory
+    on some malformed updates (before the gate refused the ones that did, guard.py). One it cannot read (yrs took it) is not kept, as before this
     workaround."""
     try:
         have = decode_state_vector(doc.get_state())

@@ -116,7 +116,8 @@ def _skip_item_head(data: bytes, pos: int, info: int) -> int:
 
 def _scan(update: bytes, strict: bool = False) -> tuple[dict[int, list[tuple[int, int]]], int]:
     """The id ranges an update's structs carry (skips excluded), per client, and where
-    its delete set starts. `strict`: a struct of length 0 raises (see `sound_ranges`)."""
+    its delete set starts. `strict`: a struct of length 0, or one past MAX_CLOCK, raises
+    (see `sound_ranges`)."""
     data = update
     ranges: dict[int, list[tuple[int, int]]] = {}
     blocks, pos = _uint(data, 0)

@@ -63,7 +63,7 @@ class ParkingLot:
                 continue
             if not self._take_place(Parked(url, notebook_id, opened, envelope)):
                 log.warning("dropping a parked envelope past the lot's bounds: %s", env_id)
-                dropped.append(env_id)  # the bounds were lowered since it was parked
+                dropped.append(env_id)  # parked before the bounds (or shares) were lower
         if dropped:
             self._state.unpark(dropped)
 
