@@ -35,12 +35,14 @@ class Rebuilt:
     bad: list[BadRow] = field(default_factory=list)
 
 
-def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
+def rebuild(stored: StoredDoc, client_id: int | None, *,
+            check_upto: int | None = None) -> Rebuilt:
     """A document that writes as `client_id`, from its checkpoint and rows.
 
-    Bad blobs are skipped and listed.
+    Bad blobs are skipped and listed. Rows up to `check_upto` (all, if None) are first
+    read as the update gate reads them: later ones passed it when they were stored.
     """
-    refused = _refused_rows(stored)
+    refused = _refused_rows(stored, check_upto)
     if not refused:
         fast = _try_fast(stored, client_id)
         if fast is not None:
@@ -65,12 +67,14 @@ def rebuild(stored: StoredDoc, client_id: int | None) -> Rebuilt:
     return result
 
 
-def _refused_rows(stored: StoredDoc) -> dict[int, BadRow]:
+def _refused_rows(stored: StoredDoc, check_upto: int | None) -> dict[int, BadRow]:
     """Rows the gate would refuse today (`update_structs.sound_ranges`): a vault may
     hold one merged before the gate refused it, and yrs reads freed memory after
     merging it. (The checkpoint is the vault's own encoding, verified when written.)"""
     refused = {}
     for seq, data in stored.updates:
+        if check_upto is not None and seq > check_upto:
+            break  # in seq order: the rest passed the gate
         try:
             sound_ranges(data)
         except UnsupportedUpdate as exc:

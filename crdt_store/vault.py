@@ -164,6 +164,7 @@ class Vault:
                 compact_after_rows=compact_after_rows,
             )
             self.author = self._establish_identity(db_path, display_name)
+            self._gated_upto = self._gate_mark()
             self._search: SearchFeed | None = None
             self._seen_authors: dict[str, set[str]] = {}
             self._stored_authors: dict[str, set[str]] = {}  # cache of AUTHORS_SQL
@@ -418,6 +419,22 @@ class Vault:
 
     # ---- identity ----------------------------------------------------------------------
 
+    def _gate_mark(self) -> int | None:
+        """The last update row stored before this vault had the update gate
+        (`guard.check_update`): rows up to it are checked when their document loads,
+        later ones passed the gate on their way in. None: check every row (a read-only
+        open of a vault no gated version has written the mark into yet)."""
+        stored = self._storage.meta().get("gated_after_seq")
+        if stored is not None:
+            return int(stored)
+        if self.read_only:
+            return None
+        mark = self._storage.write_position()
+        self._storage.execute_now(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('gated_after_seq', ?)",
+            (str(mark),)))
+        return mark
+
     def _establish_identity(self, db_path: Path, display_name: str | None) -> Author:
         stored = self._storage.meta()
         if self.read_only:
@@ -465,7 +482,8 @@ class Vault:
         loaded = self._docs.get(doc_id)
         if loaded is not None:
             return loaded
-        rebuilt = rebuild(self._storage.load(doc_id), self.author.client_id or None)
+        rebuilt = rebuild(self._storage.load(doc_id), self.author.client_id or None,
+                          check_upto=self._gated_upto)
         for bad in rebuilt.bad:
             where = "checkpoint" if bad.seq is None else f"update {bad.seq}"
             self.notices.append(Notice(
